@@ -1,0 +1,110 @@
+# shellcheck shell=bash
+# Shared setup for scripts/test, scripts/demo and scripts/bench: installs what is
+# missing, starts a Docker daemon when none answers, and imports the test image.
+# Idempotent, and quick when everything is already there. Needs root.
+
+set -euo pipefail
+
+BERTH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export BERTH_ROOT
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "$0: run me as root (I install packages, start dockerd and write iptables rules)" >&2
+    exit 1
+  fi
+}
+
+# Debian packages the scripts and tests use, with one command that proves each is there.
+install_packages() {
+  local want=() pkg cmd
+  while read -r pkg cmd; do
+    command -v "$cmd" >/dev/null 2>&1 || want+=("$pkg")
+  done <<'LIST'
+docker.io dockerd
+iptables iptables-restore
+busybox-static busybox
+curl curl
+iproute2 ip
+docker-registry docker-registry
+conntrack conntrack
+tmux tmux
+util-linux unshare
+procps pgrep
+python3 python3
+LIST
+  if [ ${#want[@]} -gt 0 ]; then
+    say "installing ${want[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+      export PATH="$HOME/.cargo/bin:$PATH"
+    else
+      say "installing the Rust toolchain (Debian's cargo)"
+      apt-get install -y -qq cargo rustc >/dev/null
+    fi
+  fi
+}
+
+docker_up() { docker info >/dev/null 2>&1; }
+
+start_docker() {
+  if docker_up; then return; fi
+  say "starting dockerd (log: /var/log/berth-dockerd.log)"
+  # a daemon killed earlier may leave its pid file behind
+  rm -f /var/run/docker.pid
+  nohup dockerd >/var/log/berth-dockerd.log 2>&1 &
+  local i
+  for i in $(seq 1 60); do
+    docker_up && return
+    sleep 0.5
+  done
+  echo "dockerd did not come up; last lines of its log:" >&2
+  tail -20 /var/log/berth-dockerd.log >&2
+  exit 1
+}
+
+# busybox:latest, built from Debian's busybox-static: sh, httpd, nc, sleep, cat, ...
+import_test_image() {
+  if docker image inspect busybox:latest >/dev/null 2>&1 &&
+    [ "$(docker image inspect -f '{{index .Config.Labels "io.berth.test-image"}}' busybox:latest 2>/dev/null)" = 1 ]; then
+    return
+  fi
+  say "importing busybox:latest from busybox-static"
+  local root
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/www" "$root/root"
+  cp /bin/busybox "$root/bin/busybox"
+  local applet
+  for applet in $("$root/bin/busybox" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  echo 'hello from berth' >"$root/www/index.html"
+  tar -C "$root" -c . | docker import \
+    --change 'EXPOSE 80/tcp' \
+    --change 'ENV PATH=/bin' \
+    --change 'CMD ["sh"]' \
+    --change 'LABEL io.berth.test-image=1' \
+    - busybox:latest >/dev/null
+  rm -rf "$root"
+}
+
+build_berth() {
+  say "building berth"
+  (cd "$BERTH_ROOT" && cargo build --release --quiet)
+  export BERTH="$BERTH_ROOT/target/release/berth"
+}
+
+setup_all() {
+  need_root
+  install_packages
+  start_docker
+  import_test_image
+}

@@ -1,0 +1,335 @@
+//! The command line, as clap derive definitions only: no parsing of values, no I/O.
+//!
+//! Flag names, short forms and help texts follow the docker CLI, so that a user of
+//! `docker run -p ...` can type the same words to berth. Completions and man pages are
+//! generated from these definitions (see `commands::completions` and `commands::man`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The engine address used when neither `-H` nor `DOCKER_HOST` names one.
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// A Docker-compatible container runner that publishes ports itself: fast, atomic, visible.
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version,
+    disable_version_flag = true,
+    propagate_version = true,
+    max_term_width = 100,
+    after_help = "Run 'berth COMMAND --help' for more information on a command."
+)]
+pub struct Cli {
+    /// Daemon socket to connect to
+    #[arg(
+        short = 'H',
+        long,
+        global = true,
+        env = "DOCKER_HOST",
+        value_name = "HOST"
+    )]
+    pub host: Option<String>,
+
+    /// Enable debug mode
+    #[arg(short = 'D', long, global = true)]
+    pub debug: bool,
+
+    /// Location of berth's config files
+    #[arg(long, global = true, value_name = "DIR")]
+    pub config: Option<PathBuf>,
+
+    /// Print version information and quit
+    #[arg(short = 'v', long, action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// parsed once per process: the size of the largest variant does not matter
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and run a new container from an image, publishing its ports
+    Run(RunArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Show and repair the NAT rules berth writes
+    #[command(subcommand)]
+    Nat(NatCommand),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+    /// Print berth's man pages, or write them all to a directory
+    Man(ManArgs),
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Human-readable text
+    #[default]
+    Text,
+    /// One JSON document
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+    after_help = "Port syntax (-p/--publish, as docker run):\n  \
+        [IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/PROTO]   e.g. 8080:80, 127.0.0.1::80/udp,\n  \
+        [::1]:8080:80, 8000-8010:80 (first free host port of the range), 8000-8010:8000-8010\n  \
+        published=8080,target=80,protocol=udp   (long form)\n\
+        PROTO is tcp (default), udp or sctp."
+)]
+pub struct RunArgs {
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish", value_name = "list")]
+    pub publish: Vec<String>,
+
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+
+    /// Expose a port or a range of ports
+    #[arg(long, value_name = "list")]
+    pub expose: Vec<String>,
+
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+
+    /// Assign a name to the container
+    #[arg(long, value_name = "string")]
+    pub name: Option<String>,
+
+    /// Automatically remove the container and its associated anonymous volumes when it exits
+    #[arg(long)]
+    pub rm: bool,
+
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<PathBuf>,
+
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, value_name = "string")]
+    pub entrypoint: Option<String>,
+
+    /// Working directory inside the container
+    #[arg(short = 'w', long, value_name = "string")]
+    pub workdir: Option<String>,
+
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long, value_name = "string")]
+    pub user: Option<String>,
+
+    /// Connect a container to a network
+    #[arg(long, alias = "net", value_name = "network")]
+    pub network: Option<String>,
+
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label", value_name = "list")]
+    pub label: Vec<String>,
+
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+
+    /// Print the plan (ports, bindings, rules) and change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
+    /// Output format of --dry-run
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "text|json")]
+    pub format: Format,
+
+    /// The image to run, then the command and its arguments: berth's options end at
+    /// IMAGE, so `berth run img sh -c 'echo -p'` passes `-p` to the container
+    #[arg(
+        value_name = "IMAGE",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub image_and_command: Vec<String>,
+}
+
+impl RunArgs {
+    /// The image (the first word after the options).
+    pub fn image(&self) -> &str {
+        &self.image_and_command[0]
+    }
+
+    /// The command and its arguments, empty for the image's default.
+    pub fn command(&self) -> &[String] {
+        &self.image_and_command[1..]
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+
+    /// Format output: table, json, or a Go template such as '{{.ID}} {{.Ports}}'
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth port CONTAINER [PRIVATE_PORT[/PROTO]]")]
+pub struct PortArgs {
+    /// Container name or ID
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+
+    /// Only this container port (e.g. 80 or 80/udp)
+    #[arg(value_name = "PRIVATE_PORT[/PROTO]")]
+    pub private_port: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "text|json")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+
+    /// Containers to start
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, value_name = "string")]
+    pub signal: Option<String>,
+
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        value_name = "int"
+    )]
+    pub timeout: Option<i64>,
+
+    /// Containers to stop
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short = 'f', long)]
+    pub force: bool,
+
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+
+    /// Containers to remove
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NatCommand {
+    /// List the nat table exactly as `iptables -t nat -nL` does, or as a table
+    Ls(NatLsArgs),
+    /// Repair berth's rules so they match the running containers
+    Sync(NatSyncArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NatLsArgs {
+    /// Only this chain
+    #[arg(value_name = "CHAIN")]
+    pub chain: Option<String>,
+
+    /// Verbose output: counters, interfaces
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+
+    /// Exact counters (no K/M/G rounding)
+    #[arg(short = 'x', long)]
+    pub exact: bool,
+
+    /// Number the rules of each chain
+    #[arg(long = "line-numbers")]
+    pub line_numbers: bool,
+
+    /// One row per rule, with the container each berth rule belongs to
+    #[arg(long)]
+    pub table: bool,
+
+    /// Only berth's chains
+    #[arg(long)]
+    pub berth: bool,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "text|json")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct NatSyncArgs {
+    /// Print what would change and change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write every page (berth.1, berth-run.1, ...) into this directory
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// The page of one subcommand, e.g. `run` or `nat-ls`
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+}

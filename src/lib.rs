@@ -1,0 +1,12 @@
+//! berth: a Docker-compatible container runner that publishes ports itself.
+//!
+//! Layers, each a module (see DESIGN.md in the project's shared notes):
+//! `cli` (clap definitions), `portspec` (Docker's port grammar, pure), `commands`
+//! (one file per subcommand, orchestration only), and `app` (the single place where
+//! errors become exit codes).
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod portspec;

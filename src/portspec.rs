@@ -1,0 +1,612 @@
+//! Docker's port grammar, exactly: `-p/--publish` (short and long form) and `--expose`.
+//!
+//! Pure: strings in, values or Docker's error texts out, with no system access. The rules
+//! follow the current docker CLI (v29 line): `-p` values go through docker/cli's
+//! `convertToStandardNotation` and go-connections v0.8's `ParsePortSpec`; `--expose`
+//! values through moby's `network.ParsePortRange`. Error texts are Docker's, word for
+//! word, because scripts match on them. The two grammars differ on purpose (Docker's):
+//! `-p +80` is accepted, `--expose +80` is not; `--expose` takes any protocol name.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+
+/// A container port: number and protocol, printed as Docker prints it (`80/tcp`).
+///
+/// `--expose` accepts any protocol text (lower-cased), so the protocol is a string.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Port {
+    pub number: u16,
+    pub proto: String,
+}
+
+impl Port {
+    pub fn new(number: u16, proto: &str) -> Self {
+        Port {
+            number,
+            proto: proto.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.number, self.proto)
+    }
+}
+
+/// The host side of a published port, as Docker's parser leaves it: an empty `host_ip`
+/// means every address (the default host IP), an empty `host_port` an ephemeral port,
+/// and `"8000-8010"` a host range offered to one container port.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Binding {
+    pub host_ip: String,
+    pub host_port: String,
+}
+
+/// One container port and one of its host bindings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mapping {
+    pub port: Port,
+    pub binding: Binding,
+}
+
+/// A port specification Docker would refuse, with Docker's message (without the
+/// `docker: ` prefix and help hint that the caller adds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError(pub String);
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, SpecError> {
+    Err(SpecError(msg.into()))
+}
+
+/// Everything a `run` command line says about ports, resolved as Docker resolves it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortSpecs {
+    /// Every container port exposed (published ports included), sorted and unique.
+    pub exposed: BTreeSet<Port>,
+    /// One entry per container port per binding, sorted by container port number,
+    /// protocol, host IP and host port. Duplicates are kept, as Docker keeps them.
+    pub bindings: Vec<Mapping>,
+}
+
+/// Parse all `-p` and `--expose` values of one command line, in Docker's order: every
+/// `-p` long form is converted first, then each `-p` is parsed, then each `--expose`.
+/// With `publish_all` (`-P`), every exposed port without a binding gets an ephemeral one
+/// on every address (the image's own EXPOSE ports are added by the caller, which knows
+/// the image).
+pub fn parse_all(
+    publish: &[String],
+    expose: &[String],
+    publish_all: bool,
+) -> Result<PortSpecs, SpecError> {
+    let converted = publish
+        .iter()
+        .map(|p| to_standard_notation(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut specs = PortSpecs::default();
+    for raw in &converted {
+        for mapping in parse_port_spec(raw)? {
+            specs.exposed.insert(mapping.port.clone());
+            specs.bindings.push(mapping);
+        }
+    }
+    for raw in expose {
+        let ports = parse_expose(raw)
+            .map_err(|e| SpecError(format!("invalid range format for --expose: {e}")))?;
+        specs.exposed.extend(ports);
+    }
+    if publish_all {
+        specs.publish_all();
+    }
+    specs
+        .bindings
+        .sort_by(|a, b| (&a.port, &a.binding).cmp(&(&b.port, &b.binding)));
+    specs.validate()?;
+    Ok(specs)
+}
+
+impl PortSpecs {
+    /// `-P`: every exposed port that has no binding gets an ephemeral one.
+    pub fn publish_all(&mut self) {
+        let bound: BTreeSet<Port> = self.bindings.iter().map(|m| m.port.clone()).collect();
+        for port in &self.exposed {
+            if !bound.contains(port) {
+                self.bindings.push(Mapping {
+                    port: port.clone(),
+                    binding: Binding::default(),
+                });
+            }
+        }
+        self.bindings
+            .sort_by(|a, b| (&a.port, &a.binding).cmp(&(&b.port, &b.binding)));
+    }
+
+    /// The engine's own check on published ports: port 0 cannot be published.
+    fn validate(&self) -> Result<(), SpecError> {
+        match self.bindings.iter().find(|m| m.port.number == 0) {
+            Some(m) => err(format!("invalid port specification: \"{}\"", m.port)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// docker/cli's `convertToStandardNotation`: a value with any `=` is the long form
+/// `published=8080,target=80,protocol=udp`, turned into `8080:80/udp`. Other keys
+/// (`mode`, `host_ip`, ...) are accepted and ignored, as the docker CLI does.
+pub fn to_standard_notation(publish: &str) -> Result<String, SpecError> {
+    if !publish.contains('=') {
+        return Ok(publish.to_string());
+    }
+    let (mut published, mut target, mut protocol) = ("", "", "tcp");
+    for param in publish.split(',') {
+        match param.split_once('=') {
+            Some((k, v)) if !k.is_empty() => match k {
+                "published" => published = v,
+                "target" => target = v,
+                "protocol" => protocol = v,
+                _ => {}
+            },
+            _ => {
+                return err(format!(
+                    "invalid publish opts format (should be name=value but got '{param}')"
+                ));
+            }
+        }
+    }
+    Ok(format!("{published}:{target}/{protocol}"))
+}
+
+/// go-connections' `ParsePortSpec`: `[ip:][hostPort:]containerPort[/proto]`, where each
+/// port may be a range `a-b` and ip may be bracketed (`[::1]`) or bare IPv6 (`::1:80:80`).
+pub fn parse_port_spec(raw: &str) -> Result<Vec<Mapping>, SpecError> {
+    let (ip, host_port, container_port) = split_parts(raw);
+    let (proto, container_port) = split_proto_port(container_port);
+    if container_port.is_empty() {
+        return err(format!("no port specified: {raw}<empty>"));
+    }
+    let proto = proto.to_lowercase();
+    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+        return err(format!("invalid proto: {proto}"));
+    }
+
+    let mut ip = ip.to_string();
+    if ip.starts_with('[') {
+        let with_port = format!("{ip}:");
+        ip = match split_host_port(&with_port) {
+            Ok(host) => host.to_string(),
+            Err(why) => {
+                return err(format!(
+                    "invalid IP address {ip}: address {with_port}: {why}"
+                ));
+            }
+        };
+    }
+    if !ip.is_empty() {
+        match ip.parse::<IpAddr>() {
+            Ok(addr) => ip = addr.to_string(),
+            Err(_) => return err(format!("invalid IP address: {ip}")),
+        }
+    }
+
+    let Some((start, end)) = nat_port_range(container_port) else {
+        return err(format!("invalid containerPort: {container_port}"));
+    };
+    let mut host = None;
+    if !host_port.is_empty() {
+        let Some((hstart, hend)) = nat_port_range(host_port) else {
+            return err(format!("invalid hostPort: {host_port}"));
+        };
+        // A host range for one container port is a pool to allocate from; otherwise the
+        // two ranges must have the same length.
+        if end - start != hend - hstart && end != start {
+            return err(format!(
+                "invalid ranges specified for container and host Ports: {container_port} and {host_port}"
+            ));
+        }
+        host = Some((hstart, hend));
+    }
+
+    let count = end - start + 1;
+    Ok((0..count)
+        .map(|i| {
+            let host_port = match host {
+                None => String::new(),
+                Some((hstart, hend)) if count == 1 && hstart != hend => format!("{hstart}-{hend}"),
+                Some((hstart, _)) => (hstart + i).to_string(),
+            };
+            Mapping {
+                port: Port::new((start + i) as u16, &proto),
+                binding: Binding {
+                    host_ip: ip.clone(),
+                    host_port,
+                },
+            }
+        })
+        .collect())
+}
+
+/// moby's `network.ParsePortRange` for `--expose`: `port[-end][/proto]`. The protocol is
+/// lower-cased but not checked; errors carry strconv's reason (`invalid syntax`, ...).
+pub fn parse_expose(raw: &str) -> Result<Vec<Port>, SpecError> {
+    if raw.is_empty() {
+        return err("invalid port range: value is empty");
+    }
+    let (range, proto) = raw.split_once('/').unwrap_or((raw, ""));
+    let proto = if proto.is_empty() {
+        "tcp".to_string()
+    } else {
+        proto.to_lowercase()
+    };
+    let (start, end) = match range.split_once('-') {
+        Some((s, e)) => (s, Some(e)),
+        None => (range, None),
+    };
+    let first = parse_uint16(start)
+        .map_err(|why| SpecError(format!("invalid start port '{start}': {why}")))?;
+    let last = match end {
+        Some(end) if end != start => {
+            let last = parse_uint16(end)
+                .map_err(|why| SpecError(format!("invalid end port '{end}': {why}")))?;
+            if last < first {
+                return err(format!("invalid port range: {raw}"));
+            }
+            last
+        }
+        _ => first,
+    };
+    Ok((first..=last).map(|n| Port::new(n, &proto)).collect())
+}
+
+/// go-connections' `splitParts`: the last field is the container port, the one before
+/// it the host port, and all earlier fields (joined by `:`) the IP.
+fn split_parts(raw: &str) -> (&str, &str, &str) {
+    let Some(last) = raw.rfind(':') else {
+        return ("", "", raw);
+    };
+    let container = &raw[last + 1..];
+    match raw[..last].rfind(':') {
+        None => ("", &raw[..last], container),
+        Some(prev) => (&raw[..prev], &raw[prev + 1..last], container),
+    }
+}
+
+/// go-connections' `SplitProtoPort`: `port[/proto]`, proto defaulting to tcp; both
+/// empty when there is no port.
+fn split_proto_port(raw: &str) -> (&str, &str) {
+    let (port, proto) = raw.split_once('/').unwrap_or((raw, ""));
+    if port.is_empty() {
+        return ("", "");
+    }
+    (if proto.is_empty() { "tcp" } else { proto }, port)
+}
+
+/// Go's `net.SplitHostPort`, host part only, with Go's reasons for failure.
+fn split_host_port(hostport: &str) -> Result<&str, &'static str> {
+    const MISSING_PORT: &str = "missing port in address";
+    const TOO_MANY_COLONS: &str = "too many colons in address";
+    let Some(i) = hostport.rfind(':') else {
+        return Err(MISSING_PORT);
+    };
+    let (host, j, k);
+    if hostport.starts_with('[') {
+        let Some(end) = hostport.find(']') else {
+            return Err("missing ']' in address");
+        };
+        if end + 1 == hostport.len() {
+            return Err(MISSING_PORT);
+        } else if end + 1 != i {
+            return Err(if hostport.as_bytes()[end + 1] == b':' {
+                TOO_MANY_COLONS
+            } else {
+                MISSING_PORT
+            });
+        }
+        host = &hostport[1..end];
+        (j, k) = (1, end + 1);
+    } else {
+        host = &hostport[..i];
+        if host.contains(':') {
+            return Err(TOO_MANY_COLONS);
+        }
+        (j, k) = (0, 0);
+    }
+    if hostport[j..].contains('[') {
+        return Err("unexpected '[' in address");
+    }
+    if hostport[k..].contains(']') {
+        return Err("unexpected ']' in address");
+    }
+    Ok(host)
+}
+
+/// go-connections' `parsePortRange` for `-p`: `a` or `a-b`, each a signed decimal in
+/// 0..=65535 (so `+80` is 80). Docker drops the reason, so only success matters here.
+fn nat_port_range(ports: &str) -> Option<(u32, u32)> {
+    if ports.is_empty() {
+        return None;
+    }
+    let (start, end) = match ports.split_once('-') {
+        Some((s, e)) => (s, Some(e)),
+        None => (ports, None),
+    };
+    let first = nat_port_number(start)?;
+    match end {
+        Some(end) if end != start => {
+            let last = nat_port_number(end)?;
+            (last >= first).then_some((first, last))
+        }
+        _ => Some((first, first)),
+    }
+}
+
+/// `strconv.ParseInt(s, 10, 0)` then a 0..=65535 check.
+fn nat_port_number(raw: &str) -> Option<u32> {
+    let digits = raw
+        .strip_prefix('+')
+        .or_else(|| raw.strip_prefix('-'))
+        .unwrap_or(raw);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: i64 = raw.parse().ok()?;
+    (0..=65535).contains(&value).then_some(value as u32)
+}
+
+/// moby's `parsePortNumber`: `strconv.ParseUint(s, 10, 16)` with its reason unwrapped.
+/// Like Go, it reads left to right and reports whichever problem it meets first.
+fn parse_uint16(raw: &str) -> Result<u16, &'static str> {
+    if raw.is_empty() {
+        return Err("value is empty");
+    }
+    let mut n: u32 = 0;
+    for b in raw.bytes() {
+        if !b.is_ascii_digit() {
+            return Err("invalid syntax");
+        }
+        n = n * 10 + u32::from(b - b'0');
+        if n > u32::from(u16::MAX) {
+            return Err("value out of range");
+        }
+    }
+    Ok(n as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `hostIP|hostPort|port/proto` joined by `;`, the shape of the conformance tables.
+    fn show(mappings: &[Mapping]) -> String {
+        mappings
+            .iter()
+            .map(|m| format!("{}|{}|{}", m.binding.host_ip, m.binding.host_port, m.port))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    fn publish(raw: &str) -> Result<String, String> {
+        let converted = to_standard_notation(raw).map_err(|e| e.0)?;
+        parse_port_spec(&converted)
+            .map(|m| show(&m))
+            .map_err(|e| e.0)
+    }
+
+    fn expose(raw: &str) -> Result<String, String> {
+        parse_expose(raw)
+            .map(|ports| {
+                ports
+                    .iter()
+                    .map(Port::to_string)
+                    .collect::<Vec<_>>()
+                    .join(";")
+            })
+            .map_err(|e| e.0)
+    }
+
+    #[test]
+    fn split_parts_takes_the_last_two_fields_as_ports() {
+        for (raw, want) in [
+            ("80", ("", "", "80")),
+            ("8080:80", ("", "8080", "80")),
+            ("1.2.3.4:8080:80", ("1.2.3.4", "8080", "80")),
+            ("::1:8080:80", ("::1", "8080", "80")),
+            ("[::1]:8080:80", ("[::1]", "8080", "80")),
+            (":", ("", "", "")),
+        ] {
+            assert_eq!(split_parts(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn split_host_port_gives_go_reasons() {
+        for (raw, want) in [
+            ("[::1]:", Ok("::1")),
+            ("[]:", Ok("")),
+            ("[::1:", Err("missing ']' in address")),
+            ("[::1]x:", Err("missing port in address")),
+            ("[::1]:1:", Err("too many colons in address")),
+            ("[a[b]:", Err("unexpected '[' in address")),
+            ("[ab]]:", Err("missing port in address")),
+        ] {
+            assert_eq!(split_host_port(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn publish_short_form() {
+        for (raw, want) in [
+            ("80", "||80/tcp"),
+            ("8080:80", "|8080|80/tcp"),
+            ("127.0.0.1:8080:80", "127.0.0.1|8080|80/tcp"),
+            ("127.0.0.1::80", "127.0.0.1||80/tcp"),
+            ("[::1]:8080:80", "::1|8080|80/tcp"),
+            ("[2001:DB8::1]:8080:80", "2001:db8::1|8080|80/tcp"),
+            ("[1.2.3.4]:80:80", "1.2.3.4|80|80/tcp"),
+            ("[]:80:80", "|80|80/tcp"),
+            ("8000-8001:80-81", "|8000|80/tcp;|8001|81/tcp"),
+            ("8000-8010:80", "|8000-8010|80/tcp"),
+            ("80-80:8080/tcp", "|80|8080/tcp"),
+            ("+8080:+80", "|8080|80/tcp"),
+            ("80/", "||80/tcp"),
+            ("80/UDP", "||80/udp"),
+            ("80/sctp", "||80/sctp"),
+            ("0/udp", "||0/udp"),
+        ] {
+            assert_eq!(publish(raw), Ok(want.to_string()), "{raw}");
+        }
+    }
+
+    #[test]
+    fn publish_errors_are_dockers() {
+        for (raw, want) in [
+            ("", "no port specified: <empty>"),
+            (":", "no port specified: :<empty>"),
+            ("80/foo", "invalid proto: foo"),
+            ("80/tcp/x", "invalid proto: tcp/x"),
+            ("80/FOO", "invalid proto: foo"),
+            ("-1", "invalid containerPort: -1"),
+            ("-0", "invalid containerPort: -0"),
+            ("90-80", "invalid containerPort: 90-80"),
+            ("65536", "invalid containerPort: 65536"),
+            ("0x50", "invalid containerPort: 0x50"),
+            ("1_000", "invalid containerPort: 1_000"),
+            ("1.2.3.4:80", "invalid hostPort: 1.2.3.4"),
+            (":::80", "invalid IP address: :"),
+            ("fe80::1%eth0:80:80", "invalid IP address: fe80::1%eth0"),
+            ("010.0.0.1:80:80", "invalid IP address: 010.0.0.1"),
+            (
+                "[::1]:80",
+                "invalid IP address [:: address [::: missing ']' in address",
+            ),
+            (
+                "[::1]x:80:80",
+                "invalid IP address [::1]x: address [::1]x:: missing port in address",
+            ),
+            (
+                "80:90-91",
+                "invalid ranges specified for container and host Ports: 90-91 and 80",
+            ),
+            (
+                "8000-8002:80-81",
+                "invalid ranges specified for container and host Ports: 80-81 and 8000-8002",
+            ),
+        ] {
+            assert_eq!(publish(raw), Err(want.to_string()), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn publish_long_form() {
+        for (raw, want) in [
+            ("target=80", Ok("||80/tcp")),
+            ("published=8080,target=80,protocol=UDP", Ok("|8080|80/udp")),
+            ("published=8080,target=80,protocol=", Ok("|8080|80/tcp")),
+            (
+                "published=8080,target=80,host_ip=127.0.0.1,mode=host",
+                Ok("|8080|80/tcp"),
+            ),
+            ("published=8080", Err("no port specified: 8080:/tcp<empty>")),
+            ("a=b", Err("no port specified: :/tcp<empty>")),
+            ("target=80=1", Err("invalid containerPort: 80=1")),
+            (
+                "=80",
+                Err("invalid publish opts format (should be name=value but got '=80')"),
+            ),
+            (
+                "published=8080,target=80,",
+                Err("invalid publish opts format (should be name=value but got '')"),
+            ),
+        ] {
+            assert_eq!(
+                publish(raw),
+                want.map(str::to_string).map_err(str::to_string),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn expose_ranges_and_errors() {
+        for (raw, want) in [
+            ("80", Ok("80/tcp")),
+            ("80/", Ok("80/tcp")),
+            ("80/UDP", Ok("80/udp")),
+            ("80/foo", Ok("80/foo")),
+            ("0", Ok("0/tcp")),
+            ("080-80", Ok("80/tcp")),
+            ("80-81", Ok("80/tcp;81/tcp")),
+            ("", Err("invalid port range: value is empty")),
+            ("/udp", Err("invalid start port '': value is empty")),
+            ("-80", Err("invalid start port '': value is empty")),
+            ("80-", Err("invalid end port '': value is empty")),
+            ("81-80/udp", Err("invalid port range: 81-80/udp")),
+            (
+                "65536",
+                Err("invalid start port '65536': value out of range"),
+            ),
+            (
+                "99999x",
+                Err("invalid start port '99999x': value out of range"),
+            ),
+            (
+                "80-65536",
+                Err("invalid end port '65536': value out of range"),
+            ),
+            ("+80", Err("invalid start port '+80': invalid syntax")),
+            ("80:90", Err("invalid start port '80:90': invalid syntax")),
+            ("80-abc", Err("invalid end port 'abc': invalid syntax")),
+        ] {
+            assert_eq!(
+                expose(raw),
+                want.map(str::to_string).map_err(str::to_string),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_all_merges_sorts_and_checks_port_zero() {
+        let specs = parse_all(
+            &[
+                "127.0.0.1:9000:90".into(),
+                "8080:80".into(),
+                "0.0.0.0:8081:80".into(),
+            ],
+            &["443".into(), "80".into()],
+            false,
+        )
+        .unwrap();
+        let exposed: Vec<String> = specs.exposed.iter().map(Port::to_string).collect();
+        assert_eq!(exposed, ["80/tcp", "90/tcp", "443/tcp"]);
+        assert_eq!(
+            show(&specs.bindings),
+            "|8080|80/tcp;0.0.0.0|8081|80/tcp;127.0.0.1|9000|90/tcp"
+        );
+
+        let all = parse_all(&["8080:80".into()], &["443".into()], true).unwrap();
+        assert_eq!(show(&all.bindings), "|8080|80/tcp;||443/tcp");
+
+        let zero = parse_all(&["0/udp".into()], &[], false).unwrap_err();
+        assert_eq!(zero.0, "invalid port specification: \"0/udp\"");
+        // --expose 0 alone publishes nothing, so the engine accepts it
+        assert!(parse_all(&[], &["0".into()], false).is_ok());
+    }
+
+    #[test]
+    fn long_form_errors_come_before_short_form_errors() {
+        let e = parse_all(&["bad".into(), "=1".into()], &[], false).unwrap_err();
+        assert_eq!(
+            e.0,
+            "invalid publish opts format (should be name=value but got '=1')"
+        );
+    }
+}

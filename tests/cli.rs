@@ -1,0 +1,226 @@
+//! The real binary, driven as a user or a script drives it: flags, exit codes, the
+//! `--dry-run` plan, Docker's error texts. None of these needs a daemon or root.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+/// berth with the engine pointed at a socket that does not exist, so a test proves it
+/// needs no daemon.
+fn berth() -> Command {
+    let mut cmd = Command::cargo_bin("berth").unwrap();
+    cmd.env("DOCKER_HOST", "unix:///nonexistent/berth-test.sock");
+    cmd
+}
+
+#[test]
+fn dry_run_json_needs_no_daemon() {
+    berth()
+        .args(["run", "--dry-run", "--format", "json", "-p", "127.0.0.1::80/udp", "busybox"])
+        .assert()
+        .success()
+        .stdout(
+            "{\"exposed\":[\"80/udp\"],\"bindings\":[{\"port\":\"80/udp\",\"host_ip\":\"127.0.0.1\",\"host_port\":\"\"}]}\n",
+        )
+        .stderr("");
+}
+
+#[test]
+fn dry_run_json_sorts_and_merges_like_docker() {
+    let out = berth()
+        .args(["run", "--dry-run", "--format", "json"])
+        .args([
+            "-p",
+            "[2001:DB8::1]:9090:90",
+            "-p",
+            "8000-8010:80",
+            "-p",
+            "0.0.0.0:8080:80",
+        ])
+        .args([
+            "--expose",
+            "443",
+            "--expose",
+            "7000-7001/udp",
+            "-p",
+            "published=53,target=53,protocol=udp",
+        ])
+        .arg("busybox")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        doc["exposed"],
+        serde_json::json!([
+            "53/udp", "80/tcp", "90/tcp", "443/tcp", "7000/udp", "7001/udp"
+        ])
+    );
+    assert_eq!(
+        doc["bindings"],
+        serde_json::json!([
+            {"port": "53/udp", "host_ip": "", "host_port": "53"},
+            {"port": "80/tcp", "host_ip": "", "host_port": "8000-8010"},
+            {"port": "80/tcp", "host_ip": "0.0.0.0", "host_port": "8080"},
+            {"port": "90/tcp", "host_ip": "2001:db8::1", "host_port": "9090"},
+        ])
+    );
+}
+
+#[test]
+fn publish_all_binds_every_exposed_port() {
+    berth()
+        .args([
+            "run",
+            "--dry-run",
+            "--format",
+            "json",
+            "-P",
+            "--expose",
+            "443",
+            "-p",
+            "8080:80",
+            "busybox",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "{\"port\":\"443/tcp\",\"host_ip\":\"\",\"host_port\":\"\"}",
+        ));
+}
+
+#[test]
+fn bad_spec_prints_dockers_error_and_exits_125() {
+    berth()
+        .args(["run", "--dry-run", "-p", "80:80:80", "busybox"])
+        .assert()
+        .code(125)
+        .stdout("")
+        .stderr("berth: invalid IP address: 80\n\nRun 'berth run --help' for more information\n");
+}
+
+#[test]
+fn bad_expose_and_port_zero_exit_125() {
+    berth()
+        .args(["run", "--dry-run", "--expose", "80-", "busybox"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::starts_with(
+            "berth: invalid range format for --expose: invalid end port '': value is empty\n",
+        ));
+    berth()
+        .args(["run", "--dry-run", "-p", "0/udp", "busybox"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::starts_with(
+            "berth: invalid port specification: \"0/udp\"\n",
+        ));
+}
+
+#[test]
+fn bad_spec_is_reported_even_without_dry_run() {
+    // the spec is checked before anything else, so nothing is created
+    berth()
+        .args(["run", "-d", "-p", "tcp", "busybox"])
+        .assert()
+        .code(125)
+        .stderr(
+            "berth: invalid containerPort: tcp\n\nRun 'berth run --help' for more information\n",
+        );
+}
+
+#[test]
+fn options_stop_at_image() {
+    berth()
+        .args([
+            "run",
+            "--dry-run",
+            "busybox",
+            "sh",
+            "-c",
+            "echo -p",
+            "-p",
+            "80",
+            "--rm",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "command:  sh -c 'echo -p' -p 80 --rm\n",
+        ))
+        .stdout(predicate::str::contains("publish:  (none)\n"));
+}
+
+#[test]
+fn dry_run_text_plan() {
+    berth()
+        .args([
+            "run",
+            "--dry-run",
+            "-p",
+            "127.0.0.1:8080:80",
+            "-p",
+            "[::1]::81/udp",
+            "-p",
+            "9000-9005:82",
+        ])
+        .arg("busybox")
+        .assert()
+        .success()
+        .stdout(
+            "image:    busybox\n\
+             exposed:  80/tcp, 81/udp, 82/tcp\n\
+             publish:  127.0.0.1:8080 -> 80/tcp\n          \
+             [::1]:<free port> -> 81/udp\n          \
+             *:9000-9005 (first free) -> 82/tcp\n\
+             dry run: nothing was changed\n",
+        );
+}
+
+#[test]
+fn unknown_flag_exits_125_and_missing_image_exits_1() {
+    berth()
+        .args(["run", "--no-such-flag", "busybox"])
+        .assert()
+        .code(125);
+    berth().args(["run"]).assert().code(1);
+}
+
+#[test]
+fn version_and_help() {
+    for flag in ["--version", "-v"] {
+        berth()
+            .arg(flag)
+            .assert()
+            .success()
+            .stdout(format!("berth {}\n", env!("CARGO_PKG_VERSION")));
+    }
+    berth()
+        .args(["run", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("-p, --publish <list>"))
+        .stdout(predicate::str::contains("-P, --publish-all"))
+        .stdout(predicate::str::contains(
+            "Usage: berth run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+        ));
+}
+
+#[test]
+fn unfinished_subcommands_say_so() {
+    for args in [
+        &["ps"][..],
+        &["nat", "ls"],
+        &["nat", "sync"],
+        &["port", "x"],
+        &["rm", "x"],
+    ] {
+        berth()
+            .args(args)
+            .assert()
+            .failure()
+            .stdout("")
+            .stderr(predicate::str::contains("not implemented yet"));
+    }
+}
