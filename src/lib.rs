@@ -9,4 +9,5 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod nat;
 pub mod portspec;

@@ -2,6 +2,7 @@
 
 mod completions;
 mod man;
+mod nat_ls;
 mod run;
 
 pub use completions::write_completions;
@@ -19,7 +20,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Start(_) => Err(Error::NotImplemented("berth start")),
         Command::Stop(_) => Err(Error::NotImplemented("berth stop")),
         Command::Rm(_) => Err(Error::NotImplemented("berth rm")),
-        Command::Nat(NatCommand::Ls(_)) => Err(Error::NotImplemented("berth nat ls")),
+        Command::Nat(NatCommand::Ls(args)) => nat_ls::run(&args),
         Command::Nat(NatCommand::Sync(_)) => Err(Error::NotImplemented("berth nat sync")),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
