@@ -17,6 +17,9 @@ pub enum Error {
     /// Anything else berth could not do: printed as `berth: MSG`.
     #[error("berth: {message}")]
     Failed { message: String, code: u8 },
+    /// A message printed exactly as given (docker prints the daemon's errors bare).
+    #[error("{message}")]
+    Message { message: String, code: u8 },
     /// The feature is not built yet (its issue has not landed).
     #[error("berth: {0}: not implemented yet")]
     NotImplemented(&'static str),
@@ -47,7 +50,7 @@ impl Error {
     pub fn code(&self) -> u8 {
         match self {
             Error::Usage { .. } | Error::NotImplemented(_) | Error::Io(_) => EXIT_BERTH,
-            Error::Failed { code, .. } => *code,
+            Error::Failed { code, .. } | Error::Message { code, .. } => *code,
             Error::Exit(code) => *code,
         }
     }

@@ -5,9 +5,13 @@
 //! (one file per subcommand, orchestration only), and `app` (the single place where
 //! errors become exit codes).
 
+pub mod alloc;
 pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod display;
+pub mod engine;
 pub mod error;
 pub mod nat;
 pub mod portspec;
+pub mod publish;

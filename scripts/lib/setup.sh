@@ -69,10 +69,23 @@ start_docker() {
   exit 1
 }
 
+# The tests' UDP echo (busybox's nc has no UDP), built static so it runs in the image.
+UDP_ECHO=/usr/local/libexec/berth-test/udp-echo
+build_udp_echo() {
+  local src="$BERTH_ROOT/tests/fixtures/udp_echo.rs"
+  if [ -x "$UDP_ECHO" ] && [ "$UDP_ECHO" -nt "$src" ]; then return; fi
+  say "building the test UDP echo"
+  mkdir -p "$(dirname "$UDP_ECHO")"
+  rustc -O -C target-feature=+crt-static "$src" -o "$UDP_ECHO"
+}
+
 # busybox:latest, built from Debian's busybox-static: sh, httpd, nc, sleep, cat, ...
+# plus /bin/udp-echo. The label's value is the recipe's version.
+TEST_IMAGE_VERSION=2
 import_test_image() {
+  build_udp_echo
   if docker image inspect busybox:latest >/dev/null 2>&1 &&
-    [ "$(docker image inspect -f '{{index .Config.Labels "io.berth.test-image"}}' busybox:latest 2>/dev/null)" = 1 ]; then
+    [ "$(docker image inspect -f '{{index .Config.Labels "io.berth.test-image"}}' busybox:latest 2>/dev/null)" = "$TEST_IMAGE_VERSION" ]; then
     return
   fi
   say "importing busybox:latest from busybox-static"
@@ -87,13 +100,44 @@ import_test_image() {
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
   echo 'hello from berth' >"$root/www/index.html"
+  cp "$UDP_ECHO" "$root/bin/udp-echo"
   tar -C "$root" -c . | docker import \
     --change 'EXPOSE 80/tcp' \
     --change 'ENV PATH=/bin' \
     --change 'CMD ["sh"]' \
-    --change 'LABEL io.berth.test-image=1' \
+    --change "LABEL io.berth.test-image=$TEST_IMAGE_VERSION" \
     - busybox:latest >/dev/null
   rm -rf "$root"
+}
+
+# A local registry on 127.0.0.1:5000 (Debian's docker-registry, with a config of its own:
+# the packaged one listens on every address and wants htpasswd).
+start_registry() {
+  if curl -sf -m 2 http://127.0.0.1:5000/v2/ >/dev/null 2>&1; then return; fi
+  local dir=/var/lib/berth-test-registry
+  mkdir -p "$dir/storage"
+  cat >"$dir/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/storage
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:5000
+YAML
+  say "starting a local registry on 127.0.0.1:5000"
+  nohup docker-registry serve "$dir/config.yml" >/var/log/berth-registry.log 2>&1 &
+  local i
+  for i in $(seq 1 40); do
+    curl -sf -m 2 http://127.0.0.1:5000/v2/ >/dev/null 2>&1 && return
+    sleep 0.25
+  done
+  echo "the registry did not come up:" >&2
+  tail -20 /var/log/berth-registry.log >&2
+  exit 1
 }
 
 build_berth() {
@@ -107,4 +151,5 @@ setup_all() {
   install_packages
   start_docker
   import_test_image
+  start_registry
 }

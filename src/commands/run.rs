@@ -1,30 +1,463 @@
-//! `berth run`: create and start a container and publish its ports. For now the
-//! `--dry-run` plan: ports resolved exactly as Docker resolves them, nothing changed.
+//! `berth run`: create a container, start it, publish its ports, and (in the
+//! foreground) stream its output and exit with its status, like `docker run`.
+//!
+//! Order of work, each step undone if a later one fails or the user interrupts:
+//! parse ports (pure) -> image (pull if missing) -> lock + allocate host ports ->
+//! create (label `io.berth.ports`) -> start -> write rules -> unlock -> report.
 
-use std::io::{self, Write};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::{self, IsTerminal, Write};
+use std::rc::Rc;
 
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{AttachContainerOptionsBuilder, WaitContainerOptionsBuilder};
+use futures_util::StreamExt;
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
 
+use crate::alloc::{self, PORTS_LABEL, Published};
 use crate::cli::{Format, RunArgs};
+use crate::commands::Context;
+use crate::commands::tty::{RawMode, terminal_size};
+use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
-use crate::portspec::{self, PortSpecs};
+use crate::nat::plan::{self, Target};
+use crate::portspec::{self, Port, PortSpecs};
+use crate::publish::{self, Publisher};
 
-pub fn run(args: &RunArgs) -> Result<()> {
+pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
     let specs = portspec::parse_all(&args.publish, &args.expose, args.publish_all)
         .map_err(|e| Error::usage("run", e.0))?;
-    if !args.dry_run {
-        return Err(Error::NotImplemented("berth run (without --dry-run)"));
+    if args.dry_run {
+        return dry_run(args, &specs);
     }
+    let config = container_config(args).map_err(|e| Error::usage("run", e))?;
+    engine::block_on(run_async(ctx, args, specs, config))
+}
+
+/// What berth created so far, so an error or an interrupt can undo it.
+#[derive(Default)]
+struct Undo {
+    container: Option<String>,
+    rules: bool,
+}
+
+async fn run_async(
+    ctx: &Context,
+    args: &RunArgs,
+    specs: PortSpecs,
+    body: ContainerCreateBody,
+) -> Result<()> {
+    let engine = Engine::connect(&ctx.host)
+        .await
+        .map_err(|e| run_error(&e))?;
+    let undo = Rc::new(RefCell::new(Undo::default()));
+    let setup = setup(&engine, args, specs, body, undo.clone());
+    let started = tokio::select! {
+        r = setup => r,
+        _ = interrupted() => Err(Error::Exit(130)),
+    };
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => {
+            let done = std::mem::take(&mut *undo.borrow_mut());
+            rollback(&engine, &done).await;
+            return Err(e);
+        }
+    };
+    if args.detach {
+        println!("{}", started.id);
+        return Ok(());
+    }
+    foreground(&engine, args, started).await
+}
+
+/// A started container, and what the foreground part needs of it.
+struct Started {
+    id: String,
+    attach: Option<bollard::container::AttachContainerResults>,
+    published: bool,
+}
+
+async fn setup(
+    engine: &Engine,
+    args: &RunArgs,
+    mut specs: PortSpecs,
+    mut body: ContainerCreateBody,
+    undo: Rc<RefCell<Undo>>,
+) -> Result<Started> {
+    let image = args.image();
+    let exposed = match engine
+        .image_exposed_ports(image)
+        .await
+        .map_err(|e| run_error(&e))?
+    {
+        Some(e) => e,
+        None => {
+            eprintln!(
+                "Unable to find image '{}' locally",
+                engine::full_image_name(image)
+            );
+            engine
+                .pull(image, &mut io::stderr())
+                .await
+                .map_err(|e| run_error(&e))?;
+            engine
+                .image_exposed_ports(image)
+                .await
+                .map_err(|e| run_error(&e))?
+                .ok_or_else(|| Error::failed(format!("No such image: {image}")))?
+        }
+    };
+    if args.publish_all {
+        for p in &exposed {
+            if let Ok(ports) = portspec::parse_expose(p) {
+                specs.exposed.extend(ports);
+            }
+        }
+        specs.publish_all();
+    }
+    body.exposed_ports = Some(specs.exposed.iter().map(Port::to_string).collect());
+    let host_network = matches!(args.network.as_deref(), Some("host"));
+    if host_network && !specs.bindings.is_empty() {
+        eprintln!("WARNING: Published ports are discarded when using host network mode");
+        specs.bindings.clear();
+    }
+
+    // Allocate under the lock, which is held until the rules are written.
+    let mut publisher = None;
+    let mut published: Vec<Published> = Vec::new();
+    if !specs.bindings.is_empty() {
+        let p = Publisher::open()?;
+        let save = p.fw.save_all()?;
+        let all = engine.list(true).await?;
+        published =
+            publish::allocate(&specs, &publish::taken(&save, &all)).map_err(|e| run_error(&e))?;
+        let labels = body.labels.get_or_insert_with(HashMap::new);
+        labels.insert(PORTS_LABEL.to_string(), alloc::to_label(&published));
+        publisher = Some(p);
+    }
+
+    let id = engine
+        .create(args.name.as_deref(), body)
+        .await
+        .map_err(|e| run_error(&e))?;
+    undo.borrow_mut().container = Some(id.clone());
+
+    let attach = if args.detach {
+        None
+    } else {
+        let opts = AttachContainerOptionsBuilder::default()
+            .stream(true)
+            .stdin(args.interactive)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        Some(
+            engine
+                .docker()
+                .attach_container(&id, Some(opts))
+                .await
+                .map_err(|e| engine.error(e))?,
+        )
+    };
+
+    if let Err(e) = engine.start(&id).await {
+        let message = engine.message(&e);
+        return Err(Error::Failed {
+            code: start_exit_code(&message),
+            message,
+        });
+    }
+
+    if let Some(p) = &publisher {
+        let inspect = engine.inspect(&id).await.map_err(|e| engine.error(e))?;
+        let Some(target) = publish::target_of(engine, &inspect).await? else {
+            return Err(Error::failed(
+                "the container has no IPv4 address on a bridge network: cannot publish its ports",
+            ));
+        };
+        undo.borrow_mut().rules = true;
+        let save = p.fw.save_all()?;
+        publish::attach(&p.fw, &save, &target, &published)?;
+    }
+    drop(publisher);
+    Ok(Started {
+        id,
+        attach,
+        published: !published.is_empty(),
+    })
+}
+
+/// Undo what `setup` did: rules first, then the container.
+async fn rollback(engine: &Engine, undo: &Undo) {
+    let Some(id) = &undo.container else { return };
+    if undo.rules
+        && let Ok(fw) = crate::nat::apply::Firewall::detect()
+    {
+        let _ = publish::release(&fw, std::slice::from_ref(id));
+    }
+    let _ = engine.remove(id, true, true).await;
+}
+
+async fn foreground(engine: &Engine, args: &RunArgs, started: Started) -> Result<()> {
+    let Started {
+        id,
+        attach,
+        published,
+    } = started;
+    let wait_condition = if args.rm { "removed" } else { "next-exit" };
+    let mut wait = engine.docker().wait_container(
+        &id,
+        Some(
+            WaitContainerOptionsBuilder::default()
+                .condition(wait_condition)
+                .build(),
+        ),
+    );
+
+    let raw = if args.tty && io::stdin().is_terminal() {
+        RawMode::enable().ok()
+    } else {
+        None
+    };
+    if args.tty {
+        resize(engine, &id).await;
+    }
+    let mut output_done = attach.is_none();
+    let mut output = None;
+    if let Some(a) = attach {
+        output = Some(a.output);
+        if args.interactive {
+            let mut input = a.input;
+            tokio::spawn(async move {
+                let mut stdin = tokio::io::stdin();
+                let _ = tokio::io::copy(&mut stdin, &mut input).await;
+                let _ = input.shutdown().await;
+            });
+        }
+    }
+
+    let mut winch =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
+    let mut stopping = false;
+    let mut code: Option<i64> = None;
+    let mut stdout = io::stdout();
+    let mut stderr = io::stderr();
+    loop {
+        tokio::select! {
+            item = async { output.as_mut().unwrap().next().await }, if !output_done => {
+                match item {
+                    Some(Ok(log)) => {
+                        use bollard::container::LogOutput;
+                        let (w, bytes): (&mut dyn Write, _) = match log {
+                            LogOutput::StdErr { message } => (&mut stderr, message),
+                            LogOutput::StdOut { message } | LogOutput::Console { message } => (&mut stdout, message),
+                            LogOutput::StdIn { .. } => continue,
+                        };
+                        let _ = w.write_all(&bytes);
+                        let _ = w.flush();
+                    }
+                    _ => output_done = true,
+                }
+            }
+            w = wait.next(), if code.is_none() => {
+                code = Some(match w {
+                    Some(Ok(r)) => r.status_code,
+                    Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+                    // the engine lost the container (removed): docker reports 0
+                    _ => 0,
+                });
+            }
+            _ = async { winch.as_mut().unwrap().recv().await }, if winch.is_some() && args.tty => {
+                resize(engine, &id).await;
+            }
+            _ = interrupted(), if !stopping => {
+                stopping = true;
+                let _ = engine.stop(&id, None, None).await;
+            }
+        }
+        if code.is_some() && output_done {
+            break;
+        }
+    }
+    drop(raw);
+    if published && let Ok(fw) = crate::nat::apply::Firewall::detect() {
+        let _ = publish::release(&fw, std::slice::from_ref(&id));
+    }
+    let code = code.unwrap_or(0);
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(Error::Exit(code.clamp(0, 255) as u8))
+    }
+}
+
+async fn resize(engine: &Engine, id: &str) {
+    if let Some((rows, cols)) = terminal_size() {
+        let opts = bollard::query_parameters::ResizeContainerTTYOptionsBuilder::default()
+            .h(rows.into())
+            .w(cols.into())
+            .build();
+        let _ = engine.docker().resize_container_tty(id, opts).await;
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// docker run's statuses for a container that cannot start: 127 when the command is
+/// not found, 126 when it cannot be invoked, 125 otherwise.
+fn start_exit_code(message: &str) -> u8 {
+    if [
+        "executable file not found",
+        "no such file or directory",
+        "system cannot find the file specified",
+    ]
+    .iter()
+    .any(|s| message.contains(s))
+    {
+        127
+    } else if message.contains("permission denied") || message.contains("is a directory") {
+        126
+    } else {
+        125
+    }
+}
+
+/// run's errors carry docker run's help hint.
+fn run_error(e: &Error) -> Error {
+    match e {
+        Error::Message { message, .. } | Error::Failed { message, .. } => {
+            Error::usage("run", message.clone())
+        }
+        _ => Error::failed(e.to_string()),
+    }
+}
+
+/// The engine's container config for everything but ports.
+fn container_config(args: &RunArgs) -> std::result::Result<ContainerCreateBody, String> {
+    let mut env = Vec::new();
+    for file in &args.env_file {
+        let text =
+            std::fs::read_to_string(file).map_err(|e| format!("open {}: {e}", file.display()))?;
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            push_env(&mut env, line);
+        }
+    }
+    for e in &args.env {
+        push_env(&mut env, e);
+    }
+    let mut labels = HashMap::new();
+    for l in &args.label {
+        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+        if k == PORTS_LABEL {
+            return Err(format!("the label {PORTS_LABEL} is berth's own"));
+        }
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let command = args.command();
+    Ok(ContainerCreateBody {
+        image: Some(args.image().to_string()),
+        cmd: (!command.is_empty()).then(|| command.to_vec()),
+        entrypoint: args.entrypoint.as_ref().map(|e| {
+            if e.is_empty() {
+                vec![]
+            } else {
+                vec![e.clone()]
+            }
+        }),
+        env: (!env.is_empty()).then_some(env),
+        working_dir: args.workdir.clone(),
+        user: args.user.clone(),
+        labels: Some(labels),
+        tty: Some(args.tty),
+        open_stdin: Some(args.interactive),
+        stdin_once: Some(args.interactive),
+        attach_stdin: Some(args.interactive && !args.detach),
+        attach_stdout: Some(!args.detach),
+        attach_stderr: Some(!args.detach),
+        host_config: Some(HostConfig {
+            auto_remove: Some(args.rm),
+            network_mode: args.network.clone(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+/// docker's `-e NAME` takes NAME's value from berth's own environment, if it is set.
+fn push_env(env: &mut Vec<String>, entry: &str) {
+    if entry.contains('=') {
+        env.push(entry.to_string());
+    } else if let Ok(v) = std::env::var(entry) {
+        env.push(format!("{entry}={v}"));
+    }
+}
+
+fn dry_run(args: &RunArgs, specs: &PortSpecs) -> Result<()> {
+    // Rules are shown for the ports as they would be published; the container's ID and
+    // address are not known before it exists, so they appear as placeholders.
+    let published = preview(specs);
+    let target = Target {
+        id12: "CONTAINER_ID".into(),
+        ip: [0, 0, 0, 0].into(),
+        bridge: "docker0".into(),
+    };
+    let rules = plan::plan(&target, &published)
+        .restore_text()
+        .replace("0.0.0.0/32", "CONTAINER_IP/32")
+        .replace("--to-destination 0.0.0.0", "--to-destination CONTAINER_IP");
     let mut out = io::stdout().lock();
     match args.format {
         Format::Json => {
-            serde_json::to_writer(&mut out, &DryRun::from(&specs)).map_err(io::Error::from)?;
+            let doc = DryRun::new(specs, &rules);
+            serde_json::to_writer(&mut out, &doc).map_err(io::Error::from)?;
             writeln!(out)?;
         }
-        Format::Text => write_plan(&mut out, args, &specs)?,
+        Format::Text => write_plan(&mut out, args, specs, &rules)?,
     }
     out.flush()?;
     Ok(())
+}
+
+/// The bindings with host ports as far as they are known without the host: explicit
+/// ports as given, a host range by its first port, ephemeral ports as 0.
+fn preview(specs: &PortSpecs) -> Vec<Published> {
+    specs
+        .bindings
+        .iter()
+        .map(|m| Published {
+            proto: m.port.proto.clone(),
+            container_port: m.port.number,
+            host_ip: m.binding.host_ip.parse().unwrap_or([0, 0, 0, 0].into()),
+            host_port: m
+                .binding
+                .host_port
+                .split('-')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0),
+            count: 1,
+        })
+        .collect()
 }
 
 /// The `--dry-run --format json` document.
@@ -32,6 +465,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
 struct DryRun {
     exposed: Vec<String>,
     bindings: Vec<JsonBinding>,
+    rules: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -41,8 +475,8 @@ struct JsonBinding {
     host_port: String,
 }
 
-impl From<&PortSpecs> for DryRun {
-    fn from(specs: &PortSpecs) -> Self {
+impl DryRun {
+    fn new(specs: &PortSpecs, rules: &str) -> Self {
         DryRun {
             exposed: specs.exposed.iter().map(ToString::to_string).collect(),
             bindings: specs
@@ -54,11 +488,17 @@ impl From<&PortSpecs> for DryRun {
                     host_port: m.binding.host_port.clone(),
                 })
                 .collect(),
+            rules: rules.lines().map(str::to_string).collect(),
         }
     }
 }
 
-fn write_plan(out: &mut impl Write, args: &RunArgs, specs: &PortSpecs) -> io::Result<()> {
+fn write_plan(
+    out: &mut impl Write,
+    args: &RunArgs,
+    specs: &PortSpecs,
+    rules: &str,
+) -> io::Result<()> {
     writeln!(out, "image:    {}", args.image())?;
     if !args.command().is_empty() {
         let words: Vec<String> = args.command().iter().map(|w| shell_quote(w)).collect();
@@ -83,6 +523,15 @@ fn write_plan(out: &mut impl Write, args: &RunArgs, specs: &PortSpecs) -> io::Re
             out,
             "          and every port the image exposes, each on a free host port"
         )?;
+    }
+    if !rules.is_empty() {
+        writeln!(
+            out,
+            "rules (iptables-restore --noflush; free host ports shown as 0):"
+        )?;
+        for line in rules.lines() {
+            writeln!(out, "  {line}")?;
+        }
     }
     writeln!(out, "dry run: nothing was changed")
 }

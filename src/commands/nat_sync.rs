@@ -1,0 +1,26 @@
+//! `berth nat sync`: make the rules match the running containers again (after a
+//! firewall flush, a daemon restart, an address change or a crash), and say what changed.
+
+use crate::cli::NatSyncArgs;
+use crate::commands::Context;
+use crate::engine::{self, Engine};
+use crate::error::Result;
+use crate::publish;
+
+pub fn run(ctx: &Context, args: &NatSyncArgs) -> Result<()> {
+    let (base, actions) = engine::block_on(async {
+        let engine = Engine::connect(&ctx.host).await?;
+        publish::sync(&engine, args.dry_run).await
+    })?;
+    let prefix = if args.dry_run { "would have " } else { "" };
+    for note in &base {
+        println!("{prefix}{note}");
+    }
+    for a in &actions {
+        println!("{prefix}{a}");
+    }
+    if base.is_empty() && actions.is_empty() {
+        println!("in sync: nothing to do");
+    }
+    Ok(())
+}

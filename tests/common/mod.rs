@@ -1,0 +1,300 @@
+//! Shared pieces of the end-to-end tests: the real berth binary, containers and
+//! network namespaces that clean up after themselves (even when a test fails), and
+//! tidying of what a killed earlier run left behind.
+//!
+//! These tests need root, a Docker daemon and iptables: `scripts/test` provides all
+//! three and runs them with `--include-ignored --test-threads=1`.
+
+#![allow(dead_code)]
+
+use std::process::{Command, Output, Stdio};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const E2E: &str = "needs root, a Docker daemon and iptables: run scripts/test";
+
+/// Names of everything a test creates start with this, then the test process's pid.
+pub const PREFIX: &str = "berth-t";
+
+pub fn berth_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_berth")
+}
+
+/// Run berth with `args`; returns its output.
+pub fn berth(args: &[&str]) -> Output {
+    tidy_once();
+    Command::new(berth_bin())
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .output()
+        .expect("run berth")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Run berth, require success, return stdout.
+pub fn berth_ok(args: &[&str]) -> String {
+    let o = berth(args);
+    assert!(
+        o.status.success(),
+        "berth {args:?} failed ({}): {}{}",
+        o.status,
+        stderr(&o),
+        stdout(&o)
+    );
+    stdout(&o)
+}
+
+/// Run a shell command line; returns (success, stdout + stderr).
+pub fn sh(cmd: &str) -> (bool, String) {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .expect("run sh");
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+pub fn sh_ok(cmd: &str) -> String {
+    let (ok, out) = sh(cmd);
+    assert!(ok, "`{cmd}` failed: {out}");
+    out
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A name unique to this test process: berth-t-<pid>-<n>-<what>.
+pub fn unique(what: &str) -> String {
+    format!(
+        "{PREFIX}-{}-{}-{what}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A container removed (with its rules) when dropped.
+pub struct Container {
+    pub name: String,
+}
+
+impl Container {
+    pub fn named(name: &str) -> Container {
+        Container {
+            name: name.to_string(),
+        }
+    }
+
+    pub fn id(&self) -> String {
+        sh_ok(&format!("docker inspect -f '{{{{.Id}}}}' {}", self.name))
+            .trim()
+            .to_string()
+    }
+
+    pub fn id12(&self) -> String {
+        self.id()[..12].to_string()
+    }
+
+    pub fn ip(&self) -> String {
+        sh_ok(&format!(
+            "docker inspect -f '{{{{.NetworkSettings.IPAddress}}}}' {}",
+            self.name
+        ))
+        .trim()
+        .to_string()
+    }
+
+    pub fn logs(&self) -> String {
+        sh(&format!("docker logs {} 2>&1", self.name)).1
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new(berth_bin())
+            .args(["rm", "-f", &self.name])
+            .env_remove("DOCKER_HOST")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// `berth run -d --name <unique> ARGS...`; the container goes away with the guard.
+pub fn run_detached(what: &str, args: &[&str]) -> Container {
+    let name = unique(what);
+    let mut all = vec!["run", "-d", "--name", &name];
+    all.extend_from_slice(args);
+    berth_ok(&all);
+    Container { name }
+}
+
+/// Every rule line in the kernel that carries `berth:<id12>`.
+pub fn rules_of(id12: &str) -> Vec<String> {
+    sh_ok("iptables-save")
+        .lines()
+        .filter(|l| l.contains(&format!("berth:{id12}")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Retry `f` until it returns true or `secs` pass.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// HTTP GET through curl; Some(body) on success.
+pub fn curl(url: &str) -> Option<String> {
+    curl_in(None, url)
+}
+
+/// curl, optionally from inside a network namespace.
+pub fn curl_in(ns: Option<&str>, url: &str) -> Option<String> {
+    let mut cmd = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "curl"]);
+            c
+        }
+        None => Command::new("curl"),
+    };
+    let o = cmd
+        .args(["-s", "-f", "--max-time", "3", url])
+        .output()
+        .expect("run curl");
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// A second host: a network namespace joined to this one by a veth pair, this host
+/// 198.18.<n>.1/24, the peer 198.18.<n>.2/24 with its default route via this host.
+pub struct Peer {
+    pub ns: String,
+    pub host_if: String,
+    pub host_ip: String,
+    pub peer_ip: String,
+}
+
+impl Peer {
+    pub fn new() -> Peer {
+        tidy_once();
+        let k = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let n = (std::process::id() as usize % 200) + k % 50;
+        let ns = unique("peer");
+        let pid = std::process::id();
+        let (host_if, peer_if) = (format!("bt{pid}x{k}"), format!("bp{pid}x{k}"));
+        let (host_ip, peer_ip) = (format!("198.18.{n}.1"), format!("198.18.{n}.2"));
+        let peer = Peer {
+            ns: ns.clone(),
+            host_if: host_if.clone(),
+            host_ip: host_ip.clone(),
+            peer_ip: peer_ip.clone(),
+        };
+        sh(&format!("ip link del {host_if} 2>/dev/null"));
+        sh_ok(&format!(
+            "ip netns add {ns} && ip link add {host_if} type veth peer name {peer_if} && \
+             ip link set {peer_if} netns {ns} && ip addr add {host_ip}/24 dev {host_if} && ip link set {host_if} up && \
+             ip netns exec {ns} ip addr add {peer_ip}/24 dev {peer_if} && ip netns exec {ns} ip link set {peer_if} up && \
+             ip netns exec {ns} ip link set lo up && ip netns exec {ns} ip route add default via {host_ip}"
+        ));
+        peer
+    }
+
+    pub fn curl(&self, url: &str) -> Option<String> {
+        curl_in(Some(&self.ns), url)
+    }
+
+    /// Run a command inside the peer.
+    pub fn exec(&self, cmd: &str) -> (bool, String) {
+        sh(&format!(
+            "ip netns exec {} sh -c '{}'",
+            self.ns,
+            cmd.replace('\'', "'\\''")
+        ))
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        sh(&format!(
+            "ip link del {} 2>/dev/null; ip netns del {} 2>/dev/null",
+            self.host_if, self.ns
+        ));
+    }
+}
+
+static TIDY: Once = Once::new();
+
+/// Remove what an earlier, killed run left: its containers (by name prefix and a dead
+/// pid), its namespaces and veths, then let `berth nat sync` drop orphaned rules.
+pub fn tidy_once() {
+    TIDY.call_once(|| {
+        let alive = |pid: &str| std::path::Path::new(&format!("/proc/{pid}")).exists();
+        let names = sh("docker ps -a --format '{{.Names}}'").1;
+        for name in names.lines() {
+            let Some(rest) = name.strip_prefix(&format!("{PREFIX}-")) else {
+                continue;
+            };
+            let pid = rest.split('-').next().unwrap_or("");
+            if !alive(pid) {
+                sh(&format!("docker rm -f {name}"));
+            }
+        }
+        let nss = sh("ip netns list").1;
+        for line in nss.lines() {
+            let ns = line.split_whitespace().next().unwrap_or("");
+            let Some(rest) = ns.strip_prefix(&format!("{PREFIX}-")) else {
+                continue;
+            };
+            let pid = rest.split('-').next().unwrap_or("");
+            if !alive(pid) {
+                sh(&format!("ip netns del {ns}"));
+            }
+        }
+        let links = sh("ip -o link show").1;
+        for line in links.lines() {
+            let Some(name) = line
+                .split(':')
+                .nth(1)
+                .map(|s| s.trim().split('@').next().unwrap_or(""))
+            else {
+                continue;
+            };
+            if let Some(pid) = name
+                .strip_prefix("bt")
+                .and_then(|r| r.split_once('x'))
+                .map(|(p, _)| p)
+                && !alive(pid)
+            {
+                sh(&format!("ip link del {name}"));
+            }
+        }
+        let _ = Command::new(berth_bin())
+            .args(["nat", "sync"])
+            .env_remove("DOCKER_HOST")
+            .output();
+    });
+}
