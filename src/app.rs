@@ -5,14 +5,19 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::Cli;
 use crate::commands;
 use crate::error::{EXIT_BERTH, Error};
 
 pub fn main() -> ExitCode {
+    // a shell asking for completions (COMPLETE=SHELL berth -- WORDS): answer and exit
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(commands::COMPLETE_VAR)
+        .completer("berth")
+        .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -7,6 +7,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
+
+use crate::commands::{complete_containers, complete_images};
 
 /// The engine address used when neither `-H` nor `DOCKER_HOST` names one.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -165,6 +168,7 @@ pub struct RunArgs {
     /// IMAGE, so `berth run img sh -c 'echo -p'` passes `-p` to the container
     #[arg(
         value_name = "IMAGE",
+        add = ArgValueCompleter::new(complete_images),
         required = true,
         num_args = 1..,
         trailing_var_arg = true,
@@ -208,7 +212,7 @@ pub struct PsArgs {
 #[command(override_usage = "berth port CONTAINER [PRIVATE_PORT[/PROTO]]")]
 pub struct PortArgs {
     /// Container name or ID
-    #[arg(value_name = "CONTAINER")]
+    #[arg(value_name = "CONTAINER", add = ArgValueCompleter::new(complete_containers))]
     pub container: String,
 
     /// Only this container port (e.g. 80 or 80/udp)
@@ -231,7 +235,7 @@ pub struct StartArgs {
     pub interactive: bool,
 
     /// Containers to start
-    #[arg(value_name = "CONTAINER", required = true)]
+    #[arg(value_name = "CONTAINER", required = true, add = ArgValueCompleter::new(complete_containers))]
     pub containers: Vec<String>,
 }
 
@@ -251,7 +255,7 @@ pub struct StopArgs {
     pub timeout: Option<i64>,
 
     /// Containers to stop
-    #[arg(value_name = "CONTAINER", required = true)]
+    #[arg(value_name = "CONTAINER", required = true, add = ArgValueCompleter::new(complete_containers))]
     pub containers: Vec<String>,
 }
 
@@ -266,7 +270,7 @@ pub struct RmArgs {
     pub volumes: bool,
 
     /// Containers to remove
-    #[arg(value_name = "CONTAINER", required = true)]
+    #[arg(value_name = "CONTAINER", required = true, add = ArgValueCompleter::new(complete_containers))]
     pub containers: Vec<String>,
 }
 

@@ -201,6 +201,20 @@ impl Engine {
             .map_err(|e| self.error(e))
     }
 
+    /// Every `repo:tag` of the local images.
+    pub async fn image_names(&self) -> Result<Vec<String>> {
+        let images = self
+            .docker
+            .list_images(None::<bollard::query_parameters::ListImagesOptions>)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(images
+            .into_iter()
+            .flat_map(|i| i.repo_tags)
+            .filter(|t| t != "<none>:<none>")
+            .collect())
+    }
+
     /// The underlying client, for streams (attach, wait) the commands drive themselves.
     pub fn docker(&self) -> &Docker {
         &self.docker

@@ -472,3 +472,25 @@ fn foreground_exit_removes_the_rules() {
         "a foreground run leaves its rules"
     );
 }
+
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn without_root_nothing_is_created() {
+    let name = unique("noroot");
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            berth_bin(),
+        ])
+        .args(["run", "-d", "--name", &name, "-p", "18090:80", "busybox"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "berth: publishing ports changes the firewall: run berth as root (or with CAP_NET_ADMIN)\n"
+    );
+    assert!(!sh(&format!("docker inspect {name}")).0);
+}

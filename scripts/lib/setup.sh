@@ -31,6 +31,7 @@ iproute2 ip
 docker-registry docker-registry
 conntrack conntrack
 tmux tmux
+zsh zsh
 util-linux unshare
 procps pgrep
 python3 python3

@@ -12,7 +12,7 @@ mod start;
 mod stop;
 pub mod tty;
 
-pub use completions::write_completions;
+pub use completions::{COMPLETE_VAR, complete_containers, complete_images, write_completions};
 pub use man::write_man_pages;
 
 use crate::cli::{Cli, Command, DEFAULT_HOST, NatCommand};

@@ -33,6 +33,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
         return dry_run(args, &specs);
     }
     let config = container_config(args).map_err(|e| Error::usage("run", e))?;
+    if !specs.bindings.is_empty() || args.publish_all {
+        // before anything exists: a container berth could not publish is not created
+        crate::nat::apply::check_permission()?;
+    }
     engine::block_on(run_async(ctx, args, specs, config))
 }
 
