@@ -25,14 +25,9 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
     after_help = "Run 'berth COMMAND --help' for more information on a command."
 )]
 pub struct Cli {
-    /// Daemon socket to connect to
-    #[arg(
-        short = 'H',
-        long,
-        global = true,
-        env = "DOCKER_HOST",
-        value_name = "HOST"
-    )]
+    /// Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, the config file,
+    /// unix:///var/run/docker.sock)
+    #[arg(short = 'H', long, global = true, value_name = "HOST")]
     pub host: Option<String>,
 
     /// Enable debug mode
@@ -70,6 +65,9 @@ pub enum Command {
     /// Show and repair the NAT rules berth writes
     #[command(subcommand)]
     Nat(NatCommand),
+    /// Show berth's effective configuration and where each value comes from
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print berth's man pages, or write them all to a directory
@@ -280,6 +278,8 @@ pub enum NatCommand {
     Ls(NatLsArgs),
     /// Repair berth's rules so they match the running containers
     Sync(NatSyncArgs),
+    /// Report drift and risks, changing nothing (exit 1 when anything is found)
+    Check,
 }
 
 #[derive(Debug, Args)]
@@ -318,6 +318,19 @@ pub struct NatSyncArgs {
     /// Print what would change and change nothing
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration: each key, its value and its source
+    Show(ConfigShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "text|json")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

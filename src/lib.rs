@@ -2,13 +2,14 @@
 //!
 //! Layers, each a module (see DESIGN.md in the project's shared notes):
 //! `cli` (clap definitions), `portspec` (Docker's port grammar, pure), `commands`
-//! (one file per subcommand, orchestration only), and `app` (the single place where
-//! errors become exit codes).
+//! (one file per subcommand, orchestration only), `config` (file, environment,
+//! defaults), and `app` (the single place where errors become exit codes).
 
 pub mod alloc;
 pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod display;
 pub mod engine;
 pub mod error;

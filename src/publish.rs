@@ -28,7 +28,7 @@ impl Publisher {
     /// created when berth may not write rules.
     pub fn open() -> Result<Publisher> {
         crate::nat::apply::check_permission()?;
-        let fw = Firewall::detect()?;
+        let fw = firewall()?;
         let lock = Lock::acquire(&alloc::lock_path()).map_err(|e| {
             Error::failed(format!("cannot take {}: {e}", alloc::lock_path().display()))
         })?;
@@ -55,35 +55,62 @@ pub fn taken(save_text: &str, containers: &[ContainerSummary]) -> Taken {
     taken
 }
 
+/// What the publish layer takes from the config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The host address for bindings that name none (dockerd's `--ip`).
+    pub default_host_ip: IpAddr,
+    /// Replaces the kernel's ephemeral range for free host ports.
+    pub port_range: Option<(u16, u16)>,
+    pub iptables: crate::config::IptablesChoice,
+}
+
+impl From<&crate::config::Config> for Settings {
+    fn from(c: &crate::config::Config) -> Self {
+        Settings {
+            default_host_ip: c.default_host_ip.value,
+            port_range: c.port_range.value,
+            iptables: c.iptables.value,
+        }
+    }
+}
+
+static SETTINGS: std::sync::OnceLock<Settings> = std::sync::OnceLock::new();
+
+/// Fix the settings for this process (from the config).
+pub fn set_settings(s: Settings) {
+    let _ = SETTINGS.set(s);
+}
+
+fn settings() -> &'static Settings {
+    SETTINGS.get_or_init(|| Settings {
+        default_host_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        port_range: None,
+        iptables: crate::config::IptablesChoice::Auto,
+    })
+}
+
+/// The firewall in the configured (or detected) variant.
+pub fn firewall() -> Result<Firewall> {
+    use crate::nat::variant::Variant;
+    Ok(match settings().iptables {
+        crate::config::IptablesChoice::Auto => Firewall::detect()?,
+        crate::config::IptablesChoice::Nft => Firewall::new(Variant::Nft),
+        crate::config::IptablesChoice::Legacy => Firewall::new(Variant::Legacy),
+    })
+}
+
 /// Resolve `specs` to concrete host ports.
 pub fn allocate(specs: &PortSpecs, taken: &Taken) -> Result<Vec<Published>> {
-    let range = port_range_override()?;
+    let s = settings();
     alloc::allocate(
         specs,
         taken,
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        alloc::ephemeral_range(range),
+        s.default_host_ip,
+        alloc::ephemeral_range(s.port_range),
         &alloc::reserved_ports(),
     )
     .map_err(|e| Error::failed(e.0))
-}
-
-/// `BERTH_PORT_RANGE=LOW-HIGH` replaces the kernel's ephemeral range.
-fn port_range_override() -> Result<Option<(u16, u16)>> {
-    let Ok(v) = std::env::var("BERTH_PORT_RANGE") else {
-        return Ok(None);
-    };
-    let bad = || {
-        Error::failed(format!(
-            "BERTH_PORT_RANGE={v:?}: want LOW-HIGH, e.g. 40000-40999"
-        ))
-    };
-    let (a, b) = v.split_once('-').ok_or_else(bad)?;
-    let (a, b): (u16, u16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-    if a == 0 || b < a {
-        return Err(bad());
-    }
-    Ok(Some((a, b)))
 }
 
 /// A container's bindings, from its label.
@@ -156,6 +183,7 @@ pub fn attach(
         return Ok(rules);
     }
     fw.ensure_base(save_text, std::slice::from_ref(&target.bridge))?;
+    test_pause("apply");
     let stale = plan::find_tagged(save_text, &target.id12);
     let text = format!("{}{}", stale.delete_text(), rules.restore_text());
     if let Err(e) = fw.restore(&text) {
@@ -205,6 +233,8 @@ pub enum SyncAction {
     },
     /// Rules of a container that is gone or stopped.
     Removed { id12: String, rules: usize },
+    /// A `run --rm` container that was created but never started, whose berth died.
+    Reaped { id12: String, name: String },
 }
 
 impl std::fmt::Display for SyncAction {
@@ -219,6 +249,10 @@ impl std::fmt::Display for SyncAction {
                     "removed {rules} rules of {id12} (container gone or stopped)"
                 )
             }
+            SyncAction::Reaped { id12, name } => write!(
+                f,
+                "removed container {name} ({id12}): run --rm never started it and its berth is gone"
+            ),
         }
     }
 }
@@ -227,9 +261,89 @@ impl std::fmt::Display for SyncAction {
 /// Repairs both ways (unless `dry_run`) and says what changed.
 pub async fn sync(engine: &Engine, dry_run: bool) -> Result<(Vec<String>, Vec<SyncAction>)> {
     let publisher = Publisher::open()?;
+    let save = publisher.fw.save_all()?;
+    let (missing, actions) = reconcile(engine, &publisher.fw, &save, dry_run).await?;
+    Ok((
+        missing.iter().map(|m| format!("created {m}")).collect(),
+        actions,
+    ))
+}
+
+/// `nat check`: every drift or risk found, changing nothing. Empty when all is well.
+pub async fn check(engine: &Engine) -> Result<Vec<String>> {
+    let publisher = Publisher::open()?;
     let fw = &publisher.fw;
-    let containers = engine.list(false).await?;
     let save = fw.save_all()?;
+    let (missing, actions) = reconcile(engine, fw, &save, true).await?;
+    let mut findings: Vec<String> = missing.iter().map(|m| format!("missing: {m}")).collect();
+    for a in &actions {
+        findings.push(match a {
+            SyncAction::Restored { id12, name, rules } => {
+                format!("drift: {name} ({id12}) runs but its {rules} rules are missing or out of date")
+            }
+            SyncAction::Removed { id12, rules } => {
+                format!("orphan: {rules} rules of {id12}, a container that is gone or stopped")
+            }
+            SyncAction::Reaped { id12, name } => {
+                format!("abandoned: {name} ({id12}) was created by a berth run --rm that died before starting it")
+            }
+        });
+    }
+    // route_localnet opens 127.0.0.0/8 to other hosts unless the guard is there
+    let guard = format!(
+        "-A {} {}",
+        plan::layout().input,
+        crate::nat::apply::LOOPBACK_GUARD
+    );
+    if !save.lines().any(|l| l == guard) {
+        for br in route_localnet_on() {
+            findings.push(format!(
+                "risk: net.ipv4.conf.{br}.route_localnet=1 without berth's loopback guard: other hosts may reach 127.0.0.0/8"
+            ));
+        }
+    }
+    if let Some(other) = fw.other_variant_save()
+        && (other.contains(":BERTH") || other.contains("berth:"))
+    {
+        findings.push(format!(
+            "other variant: {} holds berth chains or rules; berth uses {} on this host",
+            crate::nat::apply::other_variant(*fw.variant()).save_cmd(),
+            fw.variant().save_cmd()
+        ));
+    }
+    Ok(findings)
+}
+
+/// Interfaces whose route_localnet is on.
+fn route_localnet_on() -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/sys/net/ipv4/conf") {
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == "all" || name == "default" {
+                continue;
+            }
+            if std::fs::read_to_string(e.path().join("route_localnet"))
+                .is_ok_and(|v| v.trim() == "1")
+            {
+                out.push(name);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Compare desired and present state; repair unless `dry_run`. Returns the base pieces
+/// that were (or would be) created and the per-container actions.
+async fn reconcile(
+    engine: &Engine,
+    fw: &Firewall,
+    save: &str,
+    dry_run: bool,
+) -> Result<(Vec<crate::nat::apply::Missing>, Vec<SyncAction>)> {
+    let save = save.to_string();
+    let containers = engine.list(false).await?;
     let mut desired: Vec<(Target, String, Vec<Published>)> = Vec::new();
     for c in &containers {
         let Some(published) = published_of(c.labels.as_ref()) else {
@@ -251,17 +365,16 @@ pub async fn sync(engine: &Engine, dry_run: bool) -> Result<(Vec<String>, Vec<Sy
         }
     }
 
-    let mut base_notes = Vec::new();
+    let mut base = Vec::new();
     let mut bridges: Vec<String> = desired.iter().map(|(t, _, _)| t.bridge.clone()).collect();
     bridges.sort();
     bridges.dedup();
     if !desired.is_empty() {
-        let missing = if dry_run {
+        base = if dry_run {
             crate::nat::apply::missing_base(&save, &bridges, &[])
         } else {
             fw.ensure_base(&save, &bridges)?
         };
-        base_notes.extend(missing.iter().map(|m| format!("created {m}")));
     }
 
     let mut actions = Vec::new();
@@ -295,7 +408,73 @@ pub async fn sync(engine: &Engine, dry_run: bool) -> Result<(Vec<String>, Vec<Sy
             rules: rules.len(),
         });
     }
-    Ok((base_notes, actions))
+    actions.extend(reap_abandoned(engine, dry_run).await?);
+    Ok((base, actions))
+}
+
+/// The label recording which berth process created a container.
+pub const RUN_LABEL: &str = "io.berth.run";
+
+/// `run --rm` containers left in "created" by a berth that was killed before it could
+/// start them: the engine's AutoRemove only acts on containers that ran, so nobody
+/// else would ever remove them.
+async fn reap_abandoned(engine: &Engine, dry_run: bool) -> Result<Vec<SyncAction>> {
+    let mut out = Vec::new();
+    for c in engine.list(true).await? {
+        if c.state != Some(bollard::models::ContainerSummaryStateEnum::CREATED) {
+            continue;
+        }
+        let Some(pid) = c.labels.as_ref().and_then(|l| l.get(RUN_LABEL)) else {
+            continue;
+        };
+        if process_is_berth(pid) {
+            continue;
+        }
+        let id = c.id.clone().unwrap_or_default();
+        let Ok(inspect) = engine.inspect(&id).await else {
+            continue;
+        };
+        let auto_remove = inspect
+            .host_config
+            .as_ref()
+            .and_then(|h| h.auto_remove)
+            .unwrap_or(false);
+        if !auto_remove {
+            continue;
+        }
+        if !dry_run {
+            engine
+                .remove(&id, true, true)
+                .await
+                .map_err(|e| engine.error(e))?;
+        }
+        let name = c
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default();
+        out.push(SyncAction::Reaped {
+            id12: id.chars().take(12).collect(),
+            name,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether `pid` is a live berth process.
+fn process_is_berth(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "berth")
+}
+
+/// A test seam: with `BERTH_TEST_PAUSE=<step>`, berth stops at that step of `run`
+/// (after-create, after-start, apply) so a test can kill it there. Unset, it costs one
+/// environment lookup.
+pub fn test_pause(step: &str) {
+    if std::env::var("BERTH_TEST_PAUSE").is_ok_and(|s| s == step) {
+        eprintln!("berth: paused at {step} (BERTH_TEST_PAUSE)");
+        std::thread::sleep(std::time::Duration::from_secs(120));
+    }
 }
 
 /// The same rules, whatever their order.

@@ -15,25 +15,32 @@ pub mod tty;
 pub use completions::{COMPLETE_VAR, complete_containers, complete_images, write_completions};
 pub use man::write_man_pages;
 
-use crate::cli::{Cli, Command, DEFAULT_HOST, NatCommand};
+use crate::cli::{Cli, Command, ConfigCommand, Format, NatCommand};
+use crate::config::{self, Config};
 use crate::error::Result;
 
-/// What every command may need from the global options.
+/// What every command may need from the global options and the config.
 pub struct Context {
-    /// The engine address (`-H`, `DOCKER_HOST`, or the default socket).
+    /// The engine address (`-H`, `BERTH_HOST`, `DOCKER_HOST`, the file, or the default).
     pub host: String,
     pub debug: bool,
+    pub config: Config,
 }
 
-/// Run the parsed command line.
+/// Run the parsed command line. A bad config stops every command.
 pub fn dispatch(cli: Cli) -> Result<()> {
+    let config = config::load(cli.host.as_deref(), cli.config.as_deref(), &|n| {
+        std::env::var(n).ok()
+    })?;
+    crate::nat::plan::set_layout(crate::nat::plan::Layout::new(
+        &config.chain_prefix.value,
+        config.localhost_access.value,
+    ));
+    crate::publish::set_settings(crate::publish::Settings::from(&config));
     let ctx = Context {
-        host: cli
-            .host
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| DEFAULT_HOST.to_string()),
+        host: config.host.value.clone(),
         debug: cli.debug,
+        config,
     };
     match cli.command {
         Command::Run(args) => run::run(&ctx, &args),
@@ -44,6 +51,15 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Rm(args) => rm::run(&ctx, &args),
         Command::Nat(NatCommand::Ls(args)) => nat_ls::run(&args),
         Command::Nat(NatCommand::Sync(args)) => nat_sync::run(&ctx, &args),
+        Command::Nat(NatCommand::Check) => nat_sync::check(&ctx),
+        Command::Config(ConfigCommand::Show(args)) => {
+            let text = match args.format {
+                Format::Text => ctx.config.show(),
+                Format::Json => format!("{}\n", ctx.config.show_json()),
+            };
+            print!("{text}");
+            Ok(())
+        }
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
     }

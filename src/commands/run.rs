@@ -148,6 +148,7 @@ async fn setup(
         .await
         .map_err(|e| run_error(&e))?;
     undo.borrow_mut().container = Some(id.clone());
+    publish::test_pause("after-create");
 
     let attach = if args.detach {
         None
@@ -174,6 +175,7 @@ async fn setup(
             message,
         });
     }
+    publish::test_pause("after-start");
 
     if let Some(p) = &publisher {
         let inspect = engine.inspect(&id).await.map_err(|e| engine.error(e))?;
@@ -198,7 +200,7 @@ async fn setup(
 async fn rollback(engine: &Engine, undo: &Undo) {
     let Some(id) = &undo.container else { return };
     if undo.rules
-        && let Ok(fw) = crate::nat::apply::Firewall::detect()
+        && let Ok(fw) = crate::publish::firewall()
     {
         let _ = publish::release(&fw, std::slice::from_ref(id));
     }
@@ -287,7 +289,7 @@ async fn foreground(engine: &Engine, args: &RunArgs, started: Started) -> Result
         }
     }
     drop(raw);
-    if published && let Ok(fw) = crate::nat::apply::Firewall::detect() {
+    if published && let Ok(fw) = crate::publish::firewall() {
         let _ = publish::release(&fw, std::slice::from_ref(&id));
     }
     let code = code.unwrap_or(0);
@@ -370,6 +372,11 @@ fn container_config(args: &RunArgs) -> std::result::Result<ContainerCreateBody, 
         push_env(&mut env, e);
     }
     let mut labels = HashMap::new();
+    // which berth made it: `nat sync` reaps --rm containers a killed berth never started
+    labels.insert(
+        publish::RUN_LABEL.to_string(),
+        std::process::id().to_string(),
+    );
     for l in &args.label {
         let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
         if k == PORTS_LABEL {

@@ -4,7 +4,6 @@ use crate::cli::StopArgs;
 use crate::commands::{Context, report_each};
 use crate::engine::{self, Engine};
 use crate::error::Result;
-use crate::nat::apply::Firewall;
 use crate::publish;
 
 pub fn run(ctx: &Context, args: &StopArgs) -> Result<()> {
@@ -41,7 +40,7 @@ pub fn release_if_any(ids: &[String]) -> Result<()> {
     if ids.is_empty() || crate::nat::apply::check_permission().is_err() {
         return Ok(());
     }
-    let fw = Firewall::detect()?;
+    let fw = crate::publish::firewall()?;
     publish::release(&fw, ids)?;
     Ok(())
 }

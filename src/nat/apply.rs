@@ -10,9 +10,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
-use crate::nat::plan::{
-    CHAIN_DNAT, CHAIN_FORWARD, CHAIN_INPUT, CHAIN_POSTROUTING, CHAIN_RAW, Ruleset, find_tagged,
-};
+use crate::nat::plan::{Ruleset, find_tagged, layout};
 use crate::nat::variant::Variant;
 
 /// The loopback guard (as Kubernetes uses it): with route_localnet on, nothing from
@@ -30,7 +28,7 @@ pub struct Firewall {
 pub enum Missing {
     Chain {
         table: &'static str,
-        chain: &'static str,
+        chain: String,
     },
     /// A rule: inserted first in its chain, or appended.
     Rule {
@@ -82,6 +80,16 @@ impl Firewall {
             )));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The other variant's tables, when it has any (to spot rules in the wrong one).
+    pub fn other_variant_save(&self) -> Option<String> {
+        let out = Command::new(other_variant(self.variant).save_cmd())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// Feed `text` to `iptables-restore --noflush --wait` (one transaction).
@@ -179,6 +187,14 @@ impl Firewall {
     }
 }
 
+/// nf_tables for legacy and the other way round.
+pub fn other_variant(v: Variant) -> Variant {
+    match v {
+        Variant::Nft => Variant::Legacy,
+        Variant::Legacy => Variant::Nft,
+    }
+}
+
 fn route_localnet_path(bridge: &str) -> String {
     format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet")
 }
@@ -211,16 +227,20 @@ pub fn missing_base(save_text: &str, bridges: &[String], localnet_off: &[String]
             .iter()
             .any(|(t, lines)| *t == table && lines.iter().any(|l| *l == want))
     };
+    let l = layout();
     let mut missing = Vec::new();
     for (table, chain) in [
-        ("raw", CHAIN_RAW),
-        ("nat", CHAIN_DNAT),
-        ("nat", CHAIN_POSTROUTING),
-        ("filter", CHAIN_FORWARD),
-        ("filter", CHAIN_INPUT),
+        ("raw", &l.raw),
+        ("nat", &l.dnat),
+        ("nat", &l.postrouting),
+        ("filter", &l.forward),
+        ("filter", &l.input),
     ] {
         if !has_chain(table, chain) {
-            missing.push(Missing::Chain { table, chain });
+            missing.push(Missing::Chain {
+                table,
+                chain: chain.clone(),
+            });
         }
     }
     let forward_from = if has_chain("filter", "DOCKER-USER") {
@@ -228,42 +248,46 @@ pub fn missing_base(save_text: &str, bridges: &[String], localnet_off: &[String]
     } else {
         "FORWARD"
     };
+    // from this host: 127.0.0.1 too when localhost access is on, as Docker's proxy does
+    let output_match = if l.localhost { "" } else { "! -d 127.0.0.0/8 " };
     let mut rules: Vec<(&'static str, String, String, bool)> = vec![
-        ("raw", "PREROUTING".into(), format!("-j {CHAIN_RAW}"), true),
+        ("raw", "PREROUTING".into(), format!("-j {}", l.raw), true),
         (
             "nat",
             "PREROUTING".into(),
-            format!("-m addrtype --dst-type LOCAL -j {CHAIN_DNAT}"),
+            format!("-m addrtype --dst-type LOCAL -j {}", l.dnat),
             true,
         ),
         (
             "nat",
             "OUTPUT".into(),
-            format!("-m addrtype --dst-type LOCAL -j {CHAIN_DNAT}"),
+            format!("{output_match}-m addrtype --dst-type LOCAL -j {}", l.dnat),
             true,
         ),
         (
             "nat",
             "POSTROUTING".into(),
-            format!("-j {CHAIN_POSTROUTING}"),
+            format!("-j {}", l.postrouting),
             true,
         ),
         (
             "filter",
             forward_from.into(),
-            format!("-j {CHAIN_FORWARD}"),
+            format!("-j {}", l.forward),
             true,
         ),
-        ("filter", "INPUT".into(), format!("-j {CHAIN_INPUT}"), true),
-        ("filter", CHAIN_INPUT.into(), LOOPBACK_GUARD.into(), false),
+        ("filter", "INPUT".into(), format!("-j {}", l.input), true),
+        ("filter", l.input.clone(), LOOPBACK_GUARD.into(), false),
     ];
-    for br in bridges {
-        rules.push((
-            "nat",
-            CHAIN_POSTROUTING.into(),
-            format!("-s 127.0.0.0/8 -o {br} -j MASQUERADE"),
-            false,
-        ));
+    if l.localhost {
+        for br in bridges {
+            rules.push((
+                "nat",
+                l.postrouting.clone(),
+                format!("-s 127.0.0.0/8 -o {br} -j MASQUERADE"),
+                false,
+            ));
+        }
     }
     for (table, chain, rule, first) in rules {
         if !has_rule(table, &chain, &rule) {
@@ -275,8 +299,10 @@ pub fn missing_base(save_text: &str, bridges: &[String], localnet_off: &[String]
             });
         }
     }
-    for br in localnet_off {
-        missing.push(Missing::RouteLocalnet(br.clone()));
+    if l.localhost {
+        for br in localnet_off {
+            missing.push(Missing::RouteLocalnet(br.clone()));
+        }
     }
     missing
 }

@@ -4,20 +4,65 @@
 //! Each rule is written in the form `iptables-save` prints it back, so the rules found
 //! in the kernel can be compared with the plan line by line (`nat sync`). Every rule
 //! carries `-m comment --comment "berth:<12-hex id>"`, so a container's rules can be
-//! found and removed even after a crash. The layout (chains, jumps) is in `BASE`.
+//! found and removed even after a crash. The chains are the `Layout`'s.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::alloc::Published;
 
-/// berth's chains: nat DNAT, nat POSTROUTING (hairpin, localhost), filter FORWARD
-/// acceptance, filter INPUT (loopback guard), raw PREROUTING (drops).
-pub const CHAIN_DNAT: &str = "BERTH";
-pub const CHAIN_POSTROUTING: &str = "BERTH-POSTROUTING";
-pub const CHAIN_FORWARD: &str = "BERTH-FORWARD";
-pub const CHAIN_INPUT: &str = "BERTH-INPUT";
-pub const CHAIN_RAW: &str = "BERTH-RAW";
+/// berth's chains and choices, the same for every rule berth writes in one process:
+/// nat DNAT, nat POSTROUTING (hairpin, localhost), filter FORWARD acceptance, filter
+/// INPUT (loopback guard), raw PREROUTING (drops). The names carry the configured
+/// prefix (`chain_prefix`, default BERTH).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub dnat: String,
+    pub postrouting: String,
+    pub forward: String,
+    pub input: String,
+    pub raw: String,
+    /// Published ports answer on 127.0.0.1 too (`localhost_access`).
+    pub localhost: bool,
+}
+
+impl Layout {
+    pub fn new(prefix: &str, localhost: bool) -> Layout {
+        Layout {
+            dnat: prefix.to_string(),
+            postrouting: format!("{prefix}-POSTROUTING"),
+            forward: format!("{prefix}-FORWARD"),
+            input: format!("{prefix}-INPUT"),
+            raw: format!("{prefix}-RAW"),
+            localhost,
+        }
+    }
+
+    /// Whether `chain` is one of berth's.
+    pub fn owns(&self, chain: &str) -> bool {
+        [
+            &self.dnat,
+            &self.postrouting,
+            &self.forward,
+            &self.input,
+            &self.raw,
+        ]
+        .iter()
+        .any(|c| *c == chain)
+    }
+}
+
+static LAYOUT: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
+
+/// The layout in force: the configured one, else the default (BERTH, localhost on).
+pub fn layout() -> &'static Layout {
+    LAYOUT.get_or_init(|| Layout::new("BERTH", true))
+}
+
+/// Fix the layout for this process (from the config), before any rule is planned.
+pub fn set_layout(layout: Layout) {
+    let _ = LAYOUT.set(layout);
+}
 
 /// The comment that ties a rule to a container.
 pub fn tag(id12: &str) -> String {
@@ -104,6 +149,8 @@ fn ports(first: u16, count: u16) -> String {
 /// The rules for one container.
 pub fn plan(target: &Target, published: &[Published]) -> Ruleset {
     let mut rs = Ruleset::default();
+    let l = layout();
+    let (dnat, post, fwd, raw) = (&l.dnat, &l.postrouting, &l.forward, &l.raw);
     let tag = tag(&target.id12);
     let cip = target.ip;
     let br = &target.bridge;
@@ -129,27 +176,27 @@ pub fn plan(target: &Target, published: &[Published]) -> Ruleset {
             ),
         };
         rs.nat.push(format!(
-            "-A {CHAIN_DNAT} {dst}! -i {br} -p {proto} -m {proto} --dport {hports} -m comment --comment \"{tag}\" -j DNAT --to-destination {to}"
+            "-A {dnat} {dst}! -i {br} -p {proto} -m {proto} --dport {hports} -m comment --comment \"{tag}\" -j DNAT --to-destination {to}"
         ));
         // hairpin: the container reaching itself through its published port
         rs.nat.push(format!(
-            "-A {CHAIN_POSTROUTING} -s {cip}/32 -d {cip}/32 -p {proto} -m {proto} --dport {cports} -m comment --comment \"{tag}\" -j MASQUERADE"
+            "-A {post} -s {cip}/32 -d {cip}/32 -p {proto} -m {proto} --dport {cports} -m comment --comment \"{tag}\" -j MASQUERADE"
         ));
         // accept only what berth's DNAT produced
         rs.filter.push(format!(
-            "-A {CHAIN_FORWARD} -d {cip}/32 ! -i {br} -o {br} -p {proto} -m {proto} --dport {cports} -m conntrack --ctstate DNAT -m comment --comment \"{tag}\" -j ACCEPT"
+            "-A {fwd} -d {cip}/32 ! -i {br} -o {br} -p {proto} -m {proto} --dport {cports} -m conntrack --ctstate DNAT -m comment --comment \"{tag}\" -j ACCEPT"
         ));
         // a port published on a loopback address is for this host only
         if hip.is_loopback() {
             rs.raw.push(format!(
-                "-A {CHAIN_RAW} -d {hip}/32 ! -i lo -p {proto} -m {proto} --dport {hports} -m comment --comment \"{tag}\" -j DROP"
+                "-A {raw} -d {hip}/32 ! -i lo -p {proto} -m {proto} --dport {hports} -m comment --comment \"{tag}\" -j DROP"
             ));
         }
     }
     if !rs.nat.is_empty() {
         // no direct routing to a published container from other hosts
         rs.raw.push(format!(
-            "-A {CHAIN_RAW} -d {cip}/32 ! -i {br} -m comment --comment \"{tag}\" -j DROP"
+            "-A {raw} -d {cip}/32 ! -i {br} -m comment --comment \"{tag}\" -j DROP"
         ));
     }
     rs

@@ -1,0 +1,532 @@
+//! Faults, concurrency and hostile networks, for real: a failing iptables-restore, a
+//! container that cannot start, berth killed at each step of `run`, a stale lock, a
+//! daemon restart, parallel runs and removals mixed with `nat sync`, and what a second
+//! host can and cannot reach. RELIABILITY.md lists each case.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const LOCK: &str = "/run/berth/lock";
+
+fn berth_rule_count() -> usize {
+    sh_ok("iptables-save")
+        .lines()
+        .filter(|l| l.contains("\"berth:"))
+        .count()
+}
+
+fn exists(name: &str) -> bool {
+    sh(&format!("docker inspect {name}")).0
+}
+
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn a_failing_iptables_restore_leaves_nothing() {
+    let dir = std::env::temp_dir().join(unique("wrap"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for tool in [
+        "iptables-nft-restore",
+        "iptables-legacy-restore",
+        "iptables-restore",
+    ] {
+        let path = dir.join(tool);
+        std::fs::write(&path, "#!/bin/sh\necho 'injected failure' >&2\nexit 1\n").unwrap();
+        sh_ok(&format!("chmod +x {}", path.display()));
+    }
+    let before = berth_rule_count();
+    let name = unique("restorefail");
+    let o = Command::new(berth_bin())
+        .args([
+            "run", "-d", "--name", &name, "-p", "18091:80", "busybox", "httpd", "-f", "-h", "/www",
+        ])
+        .env(
+            "PATH",
+            format!("{}:{}", dir.display(), std::env::var("PATH").unwrap()),
+        )
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(stderr(&o).contains("injected failure"), "{}", stderr(&o));
+    assert!(!exists(&name), "the container was left behind");
+    assert_eq!(berth_rule_count(), before, "rules were left behind");
+    assert!(
+        sh(&format!("flock -n {LOCK} true")).0,
+        "the lock is still held"
+    );
+    // and the port is free again
+    let c = run_detached(
+        "after",
+        &["-p", "18091:80", "busybox", "httpd", "-f", "-h", "/www"],
+    );
+    assert!(eventually(5, || curl("http://127.0.0.1:18091/").is_some()));
+    drop(c);
+}
+
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn a_container_that_cannot_start_leaves_no_rule_and_no_allocation() {
+    let before = berth_rule_count();
+    let name = unique("nostart");
+    let o = berth(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-p",
+        "18092:80",
+        "busybox",
+        "no-such-binary",
+    ]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    assert!(!exists(&name));
+    assert_eq!(berth_rule_count(), before);
+    let c = run_detached(
+        "reuse",
+        &["-p", "18092:80", "busybox", "httpd", "-f", "-h", "/www"],
+    );
+    assert!(
+        eventually(5, || curl("http://127.0.0.1:18092/").is_some()),
+        "the port stayed allocated"
+    );
+    drop(c);
+}
+
+/// Start `berth run` paused at `step`, wait until it says so, SIGKILL it.
+fn kill_run_at(step: &str, name: &str, port: &str) {
+    let mut child = Command::new(berth_bin())
+        .args([
+            "run",
+            "--rm",
+            "--name",
+            name,
+            "-p",
+            &format!("{port}:80"),
+            "busybox",
+            "httpd",
+            "-f",
+            "-h",
+            "/www",
+        ])
+        .env("BERTH_TEST_PAUSE", step)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.contains("paused at") {
+            break;
+        }
+    }
+    assert!(
+        line.contains(&format!("paused at {step}")),
+        "berth did not reach {step}: {line}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn sigkill_at_each_step_then_sync_leaves_no_orphan_and_no_leak() {
+    for (step, port) in [
+        ("after-create", "18093"),
+        ("after-start", "18094"),
+        ("apply", "18095"),
+    ] {
+        let name = unique(step);
+        let _guard = Container::named(&name);
+        kill_run_at(step, &name, port);
+        let out = berth_ok(&["nat", "sync"]);
+        // every berth rule belongs to a running container, and the base is whole
+        let check = berth(&["nat", "check"]);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{step}: {}{out}",
+            stdout(&check)
+        );
+        match step {
+            "after-create" => {
+                assert!(out.contains("run --rm never started it"), "{step}: {out}");
+                assert!(!exists(&name), "{step}: the --rm container leaked");
+            }
+            _ => {
+                // the container runs on (as with docker when its CLI is killed); sync
+                // gave it its rules, so it is reachable, not half published
+                assert!(exists(&name), "{step}");
+                assert!(
+                    eventually(5, || curl(&format!("http://127.0.0.1:{port}/")).is_some()),
+                    "{step}: not reachable after sync: {out}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn the_lock_serialises_and_a_dead_holder_does_not_block() {
+    // a live holder makes berth wait
+    let mut holder = Command::new("flock")
+        .args(["-o", LOCK, "sleep", "60"])
+        .spawn()
+        .unwrap();
+    assert!(
+        eventually(5, || !sh(&format!("flock -n {LOCK} true")).0),
+        "holder did not take the lock"
+    );
+    let name = unique("locked");
+    let _g = Container::named(&name);
+    let mut run = Command::new(berth_bin())
+        .args([
+            "run", "-d", "--name", &name, "-p", "18096:80", "busybox", "httpd", "-f", "-h", "/www",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "berth did not wait for the lock"
+    );
+    // the holder dies without unlocking (SIGKILL): berth proceeds at once
+    holder.kill().unwrap();
+    sh("pkill -f 'sleep 60$'");
+    holder.wait().unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = run.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < end,
+            "berth deadlocked on a dead holder's lock"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
+    assert!(eventually(5, || curl("http://127.0.0.1:18096/").is_some()));
+}
+
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn daemon_restart_then_sync_restores_traffic() {
+    let a = run_detached(
+        "dr-a",
+        &["-p", "18097:80", "busybox", "httpd", "-f", "-h", "/www"],
+    );
+    let b = run_detached(
+        "dr-b",
+        &["-p", "18098:80/tcp", "busybox", "httpd", "-f", "-h", "/www"],
+    );
+    assert!(eventually(5, || curl("http://127.0.0.1:18097/").is_some()));
+    let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lib/setup.sh");
+    sh_ok(&format!(
+        "kill $(cat /var/run/docker.pid) && while [ -e /var/run/docker.pid ]; do sleep 0.2; done; \
+         bash -c 'source {setup}; start_docker' 2>&1"
+    ));
+    // the engine stopped them; someone starts them again behind berth's back (the
+    // order may move their addresses), and the engine rebuilt its own chains
+    sh_ok(&format!("docker start {} {}", b.name, a.name));
+    let peer = Peer::new();
+    let out = berth_ok(&["nat", "sync"]);
+    for (c, port) in [(&a, 18097), (&b, 18098)] {
+        assert!(
+            eventually(5, || curl(&format!("http://127.0.0.1:{port}/")).is_some()),
+            "{}: {out}",
+            c.name
+        );
+        assert!(
+            eventually(5, || peer
+                .curl(&format!("http://{}:{port}/", peer.host_ip))
+                .is_some()),
+            "{} from the second host: {out}",
+            c.name
+        );
+    }
+    let check = berth(&["nat", "check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+}
+
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn parallel_runs_and_removals_mixed_with_sync_three_rounds() {
+    let mut previous: Vec<String> = Vec::new();
+    for round in 0..3 {
+        let names: Vec<String> = (0..50).map(|i| unique(&format!("r{round}-{i}"))).collect();
+        let mut children = Vec::new();
+        for n in &names {
+            children.push(
+                Command::new(berth_bin())
+                    .args([
+                        "run", "-d", "-P", "--name", n, "busybox", "httpd", "-f", "-h", "/www",
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+        for n in &previous {
+            children.push(
+                Command::new(berth_bin())
+                    .args(["rm", "-f", n])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+        for _ in 0..3 {
+            children.push(
+                Command::new(berth_bin())
+                    .args(["nat", "sync"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(
+                o.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        let mut ports = Vec::new();
+        for n in &names {
+            let line = berth_ok(&["port", n, "80"]);
+            ports.push(
+                line.trim()
+                    .rsplit(':')
+                    .next()
+                    .unwrap()
+                    .parse::<u16>()
+                    .unwrap(),
+            );
+        }
+        let mut sorted = ports.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            50,
+            "round {round}: a port was handed out twice"
+        );
+        for p in &ports {
+            assert!(
+                eventually(5, || curl(&format!("http://127.0.0.1:{p}/")).is_some()),
+                "round {round}: {p}"
+            );
+        }
+        let check = berth(&["nat", "check"]);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "round {round}: {}",
+            stdout(&check)
+        );
+        previous = names;
+    }
+    for n in &previous {
+        berth(&["rm", "-f", n]);
+    }
+    let check = berth(&["nat", "check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+}
+
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn a_binding_on_one_host_address_is_not_reachable_on_another() {
+    let peer = Peer::new();
+    let second = format!("{}.3", peer.host_ip.rsplit_once('.').unwrap().0);
+    sh_ok(&format!("ip addr add {second}/24 dev {}", peer.host_if));
+    let c = run_detached(
+        "oneip",
+        &[
+            "-p",
+            &format!("{}:18099:80", peer.host_ip),
+            "busybox",
+            "httpd",
+            "-f",
+            "-h",
+            "/www",
+        ],
+    );
+    assert!(eventually(5, || peer
+        .curl(&format!("http://{}:18099/", peer.host_ip))
+        .is_some()));
+    assert_eq!(
+        peer.curl(&format!("http://{second}:18099/")),
+        None,
+        "reachable on another address"
+    );
+    assert_eq!(
+        curl("http://127.0.0.1:18099/"),
+        None,
+        "reachable on 127.0.0.1"
+    );
+    drop(c);
+}
+
+/// With route_localnet on (berth turns it on for its bridges; some hosts have it on
+/// everywhere), packets from another host to 127.0.0.0/8 must still be dropped.
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn the_loopback_guard_drops_outside_packets_to_127() {
+    let c = run_detached(
+        "guard",
+        &[
+            "-p",
+            "127.0.0.1:18100:80",
+            "busybox",
+            "httpd",
+            "-f",
+            "-h",
+            "/www",
+        ],
+    );
+    let peer = Peer::new();
+    // the peer sends to 127.0.0.1 through this host, and this host accepts such
+    // packets on the link (route_localnet on), as a misconfigured host would
+    sh_ok(&format!(
+        "sysctl -qw net.ipv4.conf.{}.route_localnet=1",
+        peer.host_if
+    ));
+    let peer_if = peer.host_if.replacen("bt", "bp", 1);
+    let (ok, out) = peer.exec(&format!(
+        "sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.{peer_if}.route_localnet=1 && \
+         ip rule add pref 100 to 127.0.0.1 lookup 100 && ip route add 127.0.0.1 via {} dev {peer_if} table 100 && \
+         ip rule del pref 0 && ip rule add pref 200 lookup local",
+        peer.host_ip
+    ));
+    assert!(ok, "{out}");
+    // a listener on this host's 127.0.0.1 that only the guard protects
+    let (_, pid) = sh("busybox nc -l -p 18101 -e echo secret </dev/null >/dev/null 2>&1 & echo $!");
+    assert!(eventually(3, || sh_ok("cat /proc/net/tcp /proc/net/tcp6")
+        .contains(":46B5 ")));
+    let reach = |port: u16| peer.exec(&format!("echo x | timeout 3 busybox nc 127.0.0.1 {port}"));
+    let guarded = reach(18101);
+    let published = peer.curl("http://127.0.0.1:18100/");
+    sh(&format!("kill {} 2>/dev/null", pid.trim()));
+    assert!(
+        !guarded.1.contains("secret"),
+        "127.0.0.1 on this host was reached from outside: {}",
+        guarded.1
+    );
+    assert_eq!(
+        published, None,
+        "a 127.0.0.1 binding was reached from outside"
+    );
+    drop(c);
+}
+
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn berth_leaves_what_it_did_not_create_alone() {
+    let forward = || {
+        sh_ok("iptables -S FORWARD")
+            .lines()
+            .filter(|l| !l.contains("BERTH"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let before = forward();
+    // foreign rules: one in berth's own chain without a tag, one with a look-alike tag
+    sh_ok("iptables -t nat -A BERTH -p tcp --dport 18102 -j RETURN");
+    sh_ok(
+        "iptables -t nat -A POSTROUTING -p tcp --dport 18103 -m comment --comment berth:not-a-container -j RETURN",
+    );
+    let c = run_detached(
+        "foreign",
+        &["-p", "18104:80", "busybox", "httpd", "-f", "-h", "/www"],
+    );
+    drop(c);
+    berth_ok(&["nat", "sync"]);
+    let nat = sh_ok("iptables -t nat -S");
+    let kept_untagged = nat.contains("-A BERTH -p tcp -m tcp --dport 18102 -j RETURN");
+    let kept_lookalike = nat.contains("--dport 18103");
+    sh("iptables -t nat -D BERTH -p tcp --dport 18102 -j RETURN");
+    sh(
+        "iptables -t nat -D POSTROUTING -p tcp --dport 18103 -m comment --comment berth:not-a-container -j RETURN",
+    );
+    assert!(kept_untagged, "nat sync removed a rule without berth's tag");
+    assert!(
+        kept_lookalike,
+        "nat sync removed a rule with a look-alike tag"
+    );
+    assert_eq!(forward(), before, "FORWARD changed");
+    assert!(
+        sh_ok("iptables -S FORWARD")
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("-P FORWARD"),
+        "policy line"
+    );
+}
+
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn hostile_labels_and_env_never_reach_a_shell_or_a_rule() {
+    let marker = std::env::temp_dir().join(unique("pwned"));
+    let evil = format!(
+        "$(touch {}); `touch {}` \"quoted\" 'single' -- --comment x\nnew line",
+        marker.display(),
+        marker.display()
+    );
+    let long = "x".repeat(4000);
+    let label = format!("evil={evil}");
+    let env = format!("EVIL={evil}");
+    let long_label = format!("long={long}");
+    let c = run_detached(
+        "hostile",
+        &[
+            "-l",
+            &label,
+            "-l",
+            &long_label,
+            "-e",
+            &env,
+            "-p",
+            "18105:80",
+            "busybox",
+            "httpd",
+            "-f",
+            "-h",
+            "/www",
+        ],
+    );
+    assert!(eventually(5, || curl("http://127.0.0.1:18105/").is_some()));
+    assert!(!marker.exists(), "a hostile value reached a shell");
+    let rules = rules_of(&c.id12());
+    assert_eq!(rules.len(), 4, "{rules:#?}");
+    assert!(
+        rules
+            .iter()
+            .all(|r| !r.contains("quoted") && !r.contains("new line")),
+        "{rules:#?}"
+    );
+    let env_seen = sh_ok(&format!(
+        "docker exec {} sh -c 'printf %s \"$EVIL\"'",
+        c.name
+    ));
+    assert_eq!(env_seen, evil, "the value was altered on its way");
+    let ps = berth_ok(&["ps", "--no-trunc", "--format", "{{.Names}}|{{.Ports}}"]);
+    assert!(
+        ps.contains(&format!("{}|0.0.0.0:18105->80/tcp", c.name)),
+        "{ps}"
+    );
+}
