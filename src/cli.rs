@@ -11,6 +11,46 @@ use clap_complete::engine::ArgValueCompleter;
 
 use crate::commands::{complete_containers, complete_images};
 
+// The rules shown are tests/golden/single-port.rules, the file the rule tests compare
+// against, so the documentation cannot drift from what berth writes.
+const RUN_LONG_HELP: &str = concat!(
+    "Port syntax (-p/--publish), exactly as docker run reads it:\n\n",
+    "  [IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/PROTO]\n\n",
+    "  80                  container port 80 on a free host port, every address\n",
+    "  8080:80             host port 8080 -> container port 80\n",
+    "  127.0.0.1:8080:80   only on 127.0.0.1 (reachable from this host only)\n",
+    "  127.0.0.1::80       a free host port on 127.0.0.1\n",
+    "  [::1]:8080:80       IPv6 host addresses in brackets (or bare: ::1:8080:80)\n",
+    "  8000-8010:80-90     ranges of the same length map port by port\n",
+    "  8000-8010:80        the first free host port of the range\n",
+    "  53/udp, 9/sctp      protocols: tcp (default), udp, sctp\n",
+    "  published=8080,target=80,protocol=udp   the long form\n\n",
+    "--expose PORT[-END][/PROTO] exposes without publishing; -P publishes every exposed\n",
+    "port (the image's EXPOSE too) on free host ports. Bad specs get docker's error text\n",
+    "and exit 125, and nothing is created.\n\n",
+    "berth allocates the host ports (the kernel's ephemeral range for free ones), creates\n",
+    "the container with the label io.berth.ports, starts it, and writes all its rules in\n",
+    "one iptables-restore transaction. For -p 8080:80 they are:\n\n",
+    include_str!("../tests/golden/single-port.rules"),
+    "\nA range is one rule per table whatever its length. See berth-nat(1).",
+);
+
+const NAT_LONG_HELP: &str = concat!(
+    "berth keeps its rules in chains of its own, jumped to from the builtin chains:\n\n",
+    "  nat    PREROUTING, OUTPUT -m addrtype --dst-type LOCAL -j BERTH   (DNAT per binding)\n",
+    "  nat    POSTROUTING -j BERTH-POSTROUTING                            (hairpin, localhost)\n",
+    "  filter DOCKER-USER (or FORWARD) -j BERTH-FORWARD   (accept only what berth's DNAT made)\n",
+    "  filter INPUT -j BERTH-INPUT                        (loopback guard)\n",
+    "  raw    PREROUTING -j BERTH-RAW   (127.0.0.1 bindings and the container's address are\n",
+    "                                    not reachable from other hosts)\n\n",
+    "Every rule of a container carries the comment berth:<12-hex id>. The rules of\n",
+    "berth run -p 8080:80 for a container 0123456789ab at 172.17.0.2:\n\n",
+    include_str!("../tests/golden/single-port.rules"),
+    "\nberth nat ls prints the nat table exactly as iptables -t nat -nL does; --table and\n",
+    "--format json tie rules to containers. berth nat sync repairs drift both ways;\n",
+    "berth nat check reports it and exits 1.",
+);
+
 /// The engine address used when neither `-H` nor `DOCKER_HOST` names one.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
@@ -63,7 +103,7 @@ pub enum Command {
     /// Remove one or more containers
     Rm(RmArgs),
     /// Show and repair the NAT rules berth writes
-    #[command(subcommand)]
+    #[command(subcommand, after_long_help = NAT_LONG_HELP)]
     Nat(NatCommand),
     /// Show berth's effective configuration and where each value comes from
     #[command(subcommand)]
@@ -91,7 +131,8 @@ pub enum Format {
         [IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/PROTO]   e.g. 8080:80, 127.0.0.1::80/udp,\n  \
         [::1]:8080:80, 8000-8010:80 (first free host port of the range), 8000-8010:8000-8010\n  \
         published=8080,target=80,protocol=udp   (long form)\n\
-        PROTO is tcp (default), udp or sctp."
+        PROTO is tcp (default), udp or sctp.",
+    after_long_help = RUN_LONG_HELP
 )]
 pub struct RunArgs {
     /// Publish a container's port(s) to the host

@@ -165,6 +165,18 @@ pub fn to_standard_notation(publish: &str) -> Result<String, SpecError> {
     Ok(format!("{published}:{target}/{protocol}"))
 }
 
+/// A mapping written back as a `-p` value (`[IP:][HOST:]PORT/PROTO`, IPv6 in brackets);
+/// `parse_port_spec` reads it back to the same mapping.
+pub fn render(m: &Mapping) -> String {
+    let port = &m.port;
+    match (m.binding.host_ip.as_str(), m.binding.host_port.as_str()) {
+        ("", "") => port.to_string(),
+        ("", host) => format!("{host}:{port}"),
+        (ip, host) if ip.contains(':') => format!("[{ip}]:{host}:{port}"),
+        (ip, host) => format!("{ip}:{host}:{port}"),
+    }
+}
+
 /// go-connections' `ParsePortSpec`: `[ip:][hostPort:]containerPort[/proto]`, where each
 /// port may be a range `a-b` and ip may be bracketed (`[::1]`) or bare IPv6 (`::1:80:80`).
 pub fn parse_port_spec(raw: &str) -> Result<Vec<Mapping>, SpecError> {

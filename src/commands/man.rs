@@ -50,8 +50,23 @@ fn pages() -> io::Result<Vec<(String, Vec<u8>)>> {
 
 fn collect(cmd: &clap::Command, name: &str, pages: &mut Vec<(String, Vec<u8>)>) -> io::Result<()> {
     let mut buf = Vec::new();
-    let page_cmd = cmd.clone().name(name.to_string());
+    // the long help is laid out for a terminal; the page gets it as preformatted text
+    let long_help = cmd.get_after_long_help().map(|h| h.to_string());
+    let page_cmd = cmd
+        .clone()
+        .name(name.to_string())
+        .after_long_help(None::<&str>);
     clap_mangen::Man::new(page_cmd).render(&mut buf)?;
+    if let Some(text) = long_help {
+        let title = if name == "berth-run" {
+            "PORTS AND RULES"
+        } else {
+            "RULES"
+        };
+        buf.extend_from_slice(
+            format!(".SH \"{title}\"\n.nf\n{}\n.fi\n", roff_escape(&text)).as_bytes(),
+        );
+    }
     pages.push((name.to_string(), buf));
     for sub in cmd.get_subcommands() {
         if sub.get_name() == "help" {
@@ -60,4 +75,20 @@ fn collect(cmd: &clap::Command, name: &str, pages: &mut Vec<(String, Vec<u8>)>) 
         collect(sub, &format!("{name}-{}", sub.get_name()), pages)?;
     }
     Ok(())
+}
+
+/// Text for a roff `.nf` block: backslashes doubled, no line starting with a control
+/// character.
+fn roff_escape(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let l = l.replace('\\', "\\e");
+            if l.starts_with('.') || l.starts_with('\'') {
+                format!("\\&{l}")
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
