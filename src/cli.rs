@@ -325,6 +325,10 @@ pub enum NatCommand {
 
 #[derive(Debug, Args)]
 pub struct NatLsArgs {
+    /// Numeric output (always on; accepted for iptables habits)
+    #[arg(short = 'n', long, hide = true)]
+    pub numeric: bool,
+
     /// Only this chain
     #[arg(value_name = "CHAIN")]
     pub chain: Option<String>,

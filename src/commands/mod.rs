@@ -49,7 +49,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Start(args) => start::run(&ctx, &args),
         Command::Stop(args) => stop::run(&ctx, &args),
         Command::Rm(args) => rm::run(&ctx, &args),
-        Command::Nat(NatCommand::Ls(args)) => nat_ls::run(&args),
+        Command::Nat(NatCommand::Ls(args)) => nat_ls::run(&ctx, &args),
         Command::Nat(NatCommand::Sync(args)) => nat_sync::run(&ctx, &args),
         Command::Nat(NatCommand::Check) => nat_sync::check(&ctx),
         Command::Config(ConfigCommand::Show(args)) => {

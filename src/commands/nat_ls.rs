@@ -1,8 +1,202 @@
-//! `berth nat ls` (to be written).
+//! `berth nat ls`: the nat table exactly as `iptables -t nat -nL` prints it (the
+//! default, with `-v`, `-x`, `--line-numbers` and CHAIN as iptables takes them), as a
+//! table annotated with container names (`--table`), or as JSON (`--format json`).
+//!
+//! One process: `iptables-save -c -t nat` of the host's variant. The listing is built
+//! while iptables-save is still writing, so that berth is no slower than iptables.
 
-use crate::cli::NatLsArgs;
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
+
+use crate::cli::{Format, NatLsArgs};
+use crate::commands::Context;
 use crate::error::{Error, Result};
+use crate::nat::render::{self, ChainFilter, ListFlags, Lister, NoSuchChain};
+use crate::nat::save::Table;
+use crate::nat::variant::{Tool, Variant};
 
-pub fn run(_args: &NatLsArgs) -> Result<()> {
-    Err(Error::NotImplemented("berth nat ls"))
+/// iptables' exit status for a chain that does not exist.
+const EXIT_NO_CHAIN: u8 = 1;
+
+pub fn run(ctx: &Context, args: &NatLsArgs) -> Result<()> {
+    let variant = *crate::publish::firewall()?.variant();
+    let program = variant.program(Tool::Save)?;
+    let filter = ChainFilter {
+        chain: args.chain.clone(),
+        berth_only: args.berth,
+    };
+    let flags = ListFlags {
+        verbose: args.verbose,
+        exact: args.exact,
+        line_numbers: args.line_numbers,
+    };
+    let mut save = IptablesSave::spawn(&program)?;
+
+    if !args.table && args.format == Format::Text {
+        let mut lister = Lister::new(flags, filter);
+        save.for_each_line(|line| lister.feed_bytes(line))?;
+        save.finish(variant)?;
+        let listing = lister.finish().map_err(no_such_chain)?;
+        let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+        listing.write_to(&mut out)?;
+        out.flush()?;
+        return Ok(());
+    }
+
+    let mut text = Vec::new();
+    save.for_each_line(|line| {
+        text.extend_from_slice(line);
+        text.push(b'\n');
+    })?;
+    save.finish(variant)?;
+    let text = String::from_utf8_lossy(&text);
+    let table = Table::parse(&text);
+    if let Some(chain) = &filter.chain
+        && table.chain(chain).is_none()
+    {
+        return Err(no_such_chain(NoSuchChain {
+            chain: chain.clone(),
+            generator: table.generator.map(str::to_string),
+        }));
+    }
+    let names = container_names(&ctx.host);
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    if args.format == Format::Json {
+        serde_json::to_writer(&mut out, &render::json(&table, &filter, &names))
+            .map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+    } else {
+        out.write_all(render::table_view(&table, &filter, flags, &names).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// iptables' own words and status for a chain it does not have.
+fn no_such_chain(err: NoSuchChain) -> Error {
+    let _ = writeln!(io::stderr(), "{}", err.iptables_message());
+    Error::Exit(EXIT_NO_CHAIN)
+}
+
+/// A running `iptables-save -c -t nat`.
+struct IptablesSave {
+    program: String,
+    child: Child,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl IptablesSave {
+    fn spawn(program: &Path) -> Result<Self> {
+        let name = program.display().to_string();
+        let mut child = Command::new(program)
+            .args(["-c", "-t", "nat"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::failed(format!("cannot run {name}: {e}")))?;
+        // read stderr on the side: a chatty iptables must not block on a full pipe
+        let stderr = child.stderr.take().map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = pipe.read_to_end(&mut buf);
+                buf
+            })
+        });
+        Ok(IptablesSave {
+            program: name,
+            child,
+            stderr,
+        })
+    }
+
+    /// Call `f` with each line of the output (without its `\n`) as it arrives.
+    fn for_each_line(&mut self, mut f: impl FnMut(&[u8])) -> Result<()> {
+        let Some(mut pipe) = self.child.stdout.take() else {
+            return Ok(());
+        };
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut filled = 0;
+        loop {
+            if filled == buf.len() {
+                // one line longer than the buffer: make room
+                buf.resize(buf.len() * 2, 0);
+            }
+            let n = match pipe.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::failed(format!("reading from {}: {e}", self.program)));
+                }
+            };
+            let end = filled + n;
+            let mut start = 0;
+            // only the new bytes can hold the next newline
+            let mut scan = filled;
+            while let Some(pos) = memchr::memchr(b'\n', &buf[scan..end]) {
+                f(&buf[start..scan + pos]);
+                start = scan + pos + 1;
+                scan = start;
+            }
+            buf.copy_within(start..end, 0);
+            filled = end - start;
+        }
+        if filled > 0 {
+            f(&buf[..filled]);
+        }
+        Ok(())
+    }
+
+    /// Wait for iptables-save; its failure (no permission, no kernel support) is ours.
+    fn finish(mut self, variant: Variant) -> Result<()> {
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| Error::failed(format!("waiting for {}: {e}", self.program)))?;
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
+        let stderr = String::from_utf8_lossy(&stderr);
+        if !status.success() {
+            let detail = stderr.trim();
+            let detail = if detail.is_empty() {
+                status.to_string()
+            } else {
+                detail.to_string()
+            };
+            return Err(Error::failed(format!(
+                "cannot read the nat table ({variant} iptables): {detail}"
+            )));
+        }
+        // iptables-nft -L warns like iptables-nft-save does, naming itself
+        if variant == Variant::Nft && stderr.contains("iptables-legacy tables present") {
+            let _ = writeln!(
+                io::stderr(),
+                "# Warning: iptables-legacy tables present, use iptables-legacy to see them"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// 12-hex container ID -> name, for the views that name containers; empty when the
+/// engine does not answer within a moment (the rules are shown all the same).
+fn container_names(host: &str) -> HashMap<String, String> {
+    crate::engine::block_on(async {
+        let ask = async {
+            let engine = crate::engine::Engine::connect(host).await.ok()?;
+            engine.short_id_names().await.ok()
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(2), ask)
+            .await
+            .ok()
+            .flatten()
+    })
+    .unwrap_or_default()
 }
