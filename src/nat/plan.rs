@@ -193,6 +193,12 @@ pub fn plan(target: &Target, published: &[Published]) -> Ruleset {
             ));
         }
     }
+    // two bindings of one container port (e.g. 8080 and 127.0.0.1:8081 -> 80) share
+    // their hairpin and FORWARD rules
+    for rules in [&mut rs.nat, &mut rs.filter, &mut rs.raw] {
+        let mut seen = std::collections::HashSet::new();
+        rules.retain(|r| seen.insert(r.clone()));
+    }
     if !rs.nat.is_empty() {
         // no direct routing to a published container from other hosts
         rs.raw.push(format!(
@@ -332,6 +338,20 @@ mod tests {
         let small = plan(&target(), &[publ("tcp", 80, "0.0.0.0", 80, 1)]);
         assert_eq!(big.len(), small.len());
         assert!(big.nat[0].contains("--dport 1024:65535"), "{}", big.nat[0]);
+    }
+
+    #[test]
+    fn bindings_of_one_container_port_share_rules() {
+        let rs = plan(
+            &target(),
+            &[
+                publ("tcp", 80, "0.0.0.0", 8080, 1),
+                publ("tcp", 80, "127.0.0.1", 8081, 1),
+            ],
+        );
+        assert_eq!(rs.nat.len(), 3, "two DNAT, one hairpin: {:#?}", rs.nat);
+        assert_eq!(rs.filter.len(), 1);
+        assert_eq!(rs.raw.len(), 2);
     }
 
     #[test]
