@@ -29,7 +29,8 @@ fn cmp_ip(a: &Option<IpAddr>, b: &Option<IpAddr>) -> Ordering {
     key(a).cmp(&key(b))
 }
 
-fn join_host_port(ip: &str, port: &str) -> String {
+/// `ip:port`, IPv6 in brackets (Go's `net.JoinHostPort`).
+pub fn join_host_port(ip: &str, port: &str) -> String {
     if ip.contains(':') {
         format!("[{ip}]:{port}")
     } else {
@@ -181,12 +182,8 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
-/// fvbommel/sortorder `NaturalLess`: digit runs compare as numbers.
-pub fn natural_less(a: &str, b: &str) -> bool {
-    natural_cmp(a, b) == Ordering::Less
-}
-
-fn natural_cmp(a: &str, b: &str) -> Ordering {
+/// fvbommel/sortorder's `NaturalLess` as an ordering: digit runs compare as numbers.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
@@ -327,6 +324,10 @@ mod tests {
         );
         assert_eq!(go_quote("sh -c \"x\"\n"), "\"sh -c \\\"x\\\"\\n\"");
         assert_eq!(go_quote(""), "\"\"");
+    }
+
+    fn natural_less(a: &str, b: &str) -> bool {
+        natural_cmp(a, b) == Ordering::Less
     }
 
     #[test]

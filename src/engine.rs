@@ -226,16 +226,15 @@ impl Engine {
             .list(true)
             .await?
             .into_iter()
-            .filter_map(|c| {
-                let id = c.id?;
-                let name = c.names?.into_iter().next()?;
-                Some((
-                    id.chars().take(12).collect(),
-                    name.trim_start_matches('/').to_string(),
-                ))
-            })
+            .filter_map(|c| Some((c.id.as_ref()?.chars().take(12).collect(), name_of(&c)?)))
             .collect())
     }
+}
+
+/// A listed container's name as docker prints it: the first, without its leading `/`.
+pub fn name_of(c: &ContainerSummary) -> Option<String> {
+    let first = c.names.as_ref()?.first()?;
+    Some(first.trim_start_matches('/').to_string())
 }
 
 /// The engine's answer was "no such thing".

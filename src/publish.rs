@@ -354,12 +354,7 @@ async fn reconcile(
             Ok(i) => i,
             Err(_) => continue, // gone meanwhile: its rules are orphans below
         };
-        let name = c
-            .names
-            .as_ref()
-            .and_then(|n| n.first())
-            .map(|n| n.trim_start_matches('/').to_string())
-            .unwrap_or_default();
+        let name = crate::engine::name_of(c).unwrap_or_default();
         if let Some(target) = target_of(engine, &inspect).await? {
             desired.push((target, name, published));
         }
@@ -448,12 +443,7 @@ async fn reap_abandoned(engine: &Engine, dry_run: bool) -> Result<Vec<SyncAction
                 .await
                 .map_err(|e| engine.error(e))?;
         }
-        let name = c
-            .names
-            .as_ref()
-            .and_then(|n| n.first())
-            .map(|n| n.trim_start_matches('/').to_string())
-            .unwrap_or_default();
+        let name = crate::engine::name_of(&c).unwrap_or_default();
         out.push(SyncAction::Reaped {
             id12: id.chars().take(12).collect(),
             name,

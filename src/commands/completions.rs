@@ -53,9 +53,8 @@ pub fn complete_containers(current: &OsStr) -> Vec<CompletionCandidate> {
     let names = from_engine(|engine| async move {
         let list = engine.list(true).await.ok()?;
         Some(
-            list.into_iter()
-                .filter_map(|c| c.names?.into_iter().next())
-                .map(|n| n.trim_start_matches('/').to_string())
+            list.iter()
+                .filter_map(crate::engine::name_of)
                 .collect::<Vec<_>>(),
         )
     });

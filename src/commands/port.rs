@@ -81,7 +81,7 @@ pub fn run(ctx: &Context, args: &PortArgs) -> Result<()> {
     let mut lines: Vec<String> = selected
         .iter()
         .map(|m| {
-            let host = join_host_port(&m.host_ip, &m.host_port);
+            let host = display::join_host_port(&m.host_ip, &m.host_port);
             if wanted.is_some() {
                 host
             } else {
@@ -89,28 +89,12 @@ pub fn run(ctx: &Context, args: &PortArgs) -> Result<()> {
             }
         })
         .collect();
-    lines.sort_by(|a, b| {
-        if display::natural_less(a, b) {
-            std::cmp::Ordering::Less
-        } else if display::natural_less(b, a) {
-            std::cmp::Ordering::Greater
-        } else {
-            std::cmp::Ordering::Equal
-        }
-    });
+    lines.sort_by(|a, b| display::natural_cmp(a, b));
     for l in lines {
         writeln!(out, "{l}")?;
     }
     out.flush()?;
     Ok(())
-}
-
-fn join_host_port(ip: &str, port: &str) -> String {
-    if ip.contains(':') {
-        format!("[{ip}]:{port}")
-    } else {
-        format!("{ip}:{port}")
-    }
 }
 
 /// moby's `network.ParsePort`: `80`, `80/udp`; the protocol lower-cased, tcp by default.
