@@ -81,6 +81,8 @@ async fn run_async(
 struct Started {
     id: String,
     attach: Option<bollard::container::AttachContainerResults>,
+    /// The container's exit status, from a wait registered before it started.
+    exit: Option<tokio::sync::oneshot::Receiver<i64>>,
     published: bool,
 }
 
@@ -168,6 +170,33 @@ async fn setup(
         )
     };
 
+    // Like docker: wait for the exit before starting, or a short-lived --rm container
+    // could be gone before the wait is registered, and the wait would never end.
+    let exit = if args.detach {
+        None
+    } else {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let docker = engine.docker().clone();
+        let condition = if args.rm { "removed" } else { "next-exit" };
+        let opts = WaitContainerOptionsBuilder::default()
+            .condition(condition)
+            .build();
+        let wait_id = id.clone();
+        tokio::spawn(async move {
+            let mut wait = docker.wait_container(&wait_id, Some(opts));
+            let code = match wait.next().await {
+                Some(Ok(r)) => r.status_code,
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+                // the engine lost the container (removed): docker reports 0
+                _ => 0,
+            };
+            let _ = tx.send(code);
+        });
+        // let the wait reach the engine before the start does
+        tokio::task::yield_now().await;
+        Some(rx)
+    };
+
     if let Err(e) = engine.start(&id).await {
         let message = engine.message(&e);
         return Err(Error::Failed {
@@ -192,6 +221,7 @@ async fn setup(
     Ok(Started {
         id,
         attach,
+        exit,
         published: !published.is_empty(),
     })
 }
@@ -211,18 +241,10 @@ async fn foreground(engine: &Engine, args: &RunArgs, started: Started) -> Result
     let Started {
         id,
         attach,
+        exit,
         published,
     } = started;
-    let wait_condition = if args.rm { "removed" } else { "next-exit" };
-    let mut wait = engine.docker().wait_container(
-        &id,
-        Some(
-            WaitContainerOptionsBuilder::default()
-                .condition(wait_condition)
-                .build(),
-        ),
-    );
-
+    let mut exit = exit.expect("a foreground run waits for its container");
     let raw = if args.tty && io::stdin().is_terminal() {
         RawMode::enable().ok()
     } else {
@@ -268,13 +290,13 @@ async fn foreground(engine: &Engine, args: &RunArgs, started: Started) -> Result
                     _ => output_done = true,
                 }
             }
-            w = wait.next(), if code.is_none() => {
-                code = Some(match w {
-                    Some(Ok(r)) => r.status_code,
-                    Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-                    // the engine lost the container (removed): docker reports 0
-                    _ => 0,
-                });
+            c = &mut exit, if code.is_none() => {
+                code = Some(c.unwrap_or(0));
+            }
+            // the container has exited: what it wrote arrives at once; do not wait on an
+            // attach stream the engine forgot to close
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)), if code.is_some() && !output_done => {
+                output_done = true;
             }
             _ = async { winch.as_mut().unwrap().recv().await }, if winch.is_some() && args.tty => {
                 resize(engine, &id).await;
