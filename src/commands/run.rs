@@ -301,9 +301,21 @@ async fn foreground(engine: &Engine, args: &RunArgs, started: Started) -> Result
             _ = async { winch.as_mut().unwrap().recv().await }, if winch.is_some() && args.tty => {
                 resize(engine, &id).await;
             }
-            _ = interrupted(), if !stopping => {
-                stopping = true;
-                let _ = engine.stop(&id, None, None).await;
+            _ = interrupted() => {
+                if stopping {
+                    // a second interrupt: leave now (the rules still go below)
+                    code = Some(130);
+                    output_done = true;
+                } else {
+                    stopping = true;
+                    if let Err(e) = engine.stop(&id, None, None).await
+                        && crate::engine::is_not_found(&e)
+                    {
+                        // nothing left to wait for
+                        code = code.or(Some(130));
+                        output_done = true;
+                    }
+                }
             }
         }
         if code.is_some() && output_done {
