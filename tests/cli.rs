@@ -241,3 +241,80 @@ fn version_and_help() {
             "Usage: berth run [OPTIONS] IMAGE [COMMAND] [ARG...]",
         ));
 }
+
+#[test]
+fn config_show_names_each_source_and_a_bad_file_stops_everything() {
+    let dir = std::env::temp_dir().join(format!("berth-cli-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yaml"),
+        "port_range: 40000-40999\nchain_prefix: MYBERTH\n",
+    )
+    .unwrap();
+    let out = berth()
+        .args(["--config", dir.to_str().unwrap(), "config", "show"])
+        .env("BERTH_DEFAULT_HOST_IP", "127.0.0.1")
+        .env_remove("NO_COLOR")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let file = dir.join("config.yaml");
+    assert!(
+        text.contains("40000-40999") && text.contains(&format!("(from file {})", file.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("127.0.0.1") && text.contains("(from env BERTH_DEFAULT_HOST_IP)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unix:///nonexistent/berth-test.sock")
+            && text.contains("(from env DOCKER_HOST)"),
+        "{text}"
+    );
+
+    std::fs::write(
+        dir.join("config.yaml"),
+        "port_range: 40000-40999\ncolour: never\n",
+    )
+    .unwrap();
+    berth()
+        .args([
+            "--config",
+            dir.to_str().unwrap(),
+            "run",
+            "--dry-run",
+            "-p",
+            "80",
+            "busybox",
+        ])
+        .assert()
+        .code(125)
+        .stdout("")
+        .stderr(predicate::str::starts_with(format!(
+            "berth: {}:2: unknown key 'colour'",
+            file.display()
+        )));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn output_has_no_color_codes_off_a_terminal() {
+    for args in [
+        &["run", "--dry-run", "-p", "80", "busybox"][..],
+        &["config", "show"],
+        &["--help"],
+    ] {
+        let out = berth()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert!(!out.contains(&0x1b), "{args:?} printed an escape sequence");
+    }
+}

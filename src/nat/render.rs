@@ -32,7 +32,7 @@ pub struct ListFlags {
 pub struct ChainFilter {
     /// Only this chain (`iptables -L CHAIN`).
     pub chain: Option<String>,
-    /// Only berth's chains (names starting with `BERTH`).
+    /// Only berth's chains (the configured prefix, BERTH by default).
     pub berth_only: bool,
 }
 
