@@ -485,6 +485,9 @@ fn without_root_nothing_is_created() {
             berth_bin(),
         ])
         .args(["run", "-d", "--name", &name, "-p", "18090:80", "busybox"])
+        // the unprivileged user's own home, not root's
+        .env("HOME", "/tmp")
+        .env("XDG_CONFIG_HOME", "/tmp")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(125));
