@@ -390,6 +390,18 @@ fn nat_sync_repairs_a_flushed_firewall_and_a_moved_container() {
         "iptables -t nat -F BERTH && iptables -t raw -F BERTH-RAW && iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j BERTH",
     );
     assert_eq!(curl("http://127.0.0.1:18088/"), None);
+    let check = berth(&["nat", "check"]);
+    assert_eq!(check.status.code(), Some(1), "nat check must fail on drift");
+    assert!(
+        stdout(&check).contains(&format!("drift: {} ({})", web.name, web.id12())),
+        "{}",
+        stdout(&check)
+    );
+    assert!(
+        stdout(&check).contains("missing: -A PREROUTING -m addrtype --dst-type LOCAL -j BERTH"),
+        "{}",
+        stdout(&check)
+    );
     let dry = berth_ok(&["nat", "sync", "--dry-run"]);
     assert!(dry.contains("would have restored 4 rules for"), "{dry}");
     assert_eq!(
@@ -447,6 +459,13 @@ fn nat_sync_repairs_a_flushed_firewall_and_a_moved_container() {
     let id12 = web.id12();
     sh_ok(&format!("docker rm -f {}", web.name));
     assert!(!rules_of(&id12).is_empty());
+    let check = berth(&["nat", "check"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        stdout(&check).contains(&format!("orphan: 4 rules of {id12}")),
+        "{}",
+        stdout(&check)
+    );
     let out = berth_ok(&["nat", "sync"]);
     assert!(
         out.contains(&format!(

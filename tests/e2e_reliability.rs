@@ -55,8 +55,9 @@ fn a_failing_iptables_restore_leaves_nothing() {
     assert!(stderr(&o).contains("injected failure"), "{}", stderr(&o));
     assert!(!exists(&name), "the container was left behind");
     assert_eq!(berth_rule_count(), before, "rules were left behind");
+    // another berth on the host may hold it for a moment; ours must not keep it
     assert!(
-        sh(&format!("flock -n {LOCK} true")).0,
+        eventually(10, || sh(&format!("flock -n {LOCK} true")).0),
         "the lock is still held"
     );
     // and the port is free again
