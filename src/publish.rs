@@ -203,8 +203,16 @@ pub fn release(fw: &Firewall, ids: &[String]) -> Result<usize> {
         return Ok(0);
     }
     let ids: Vec<String> = ids.iter().map(|id| id.chars().take(12).collect()).collect();
+    // under the lock, so a concurrent `nat sync` cannot delete the same rules between
+    // our read and our delete (the delete would then fail)
+    let _lock = Lock::acquire(&alloc::lock_path())
+        .map_err(|e| Error::failed(format!("cannot take {}: {e}", alloc::lock_path().display())))?;
     let save = fw.save_all()?;
-    fw.remove_tagged(&save, &ids)
+    match fw.remove_tagged(&save, &ids) {
+        Ok(n) => Ok(n),
+        // someone else (not berth) changed the tables meanwhile: read again, once
+        Err(_) => fw.remove_tagged(&fw.save_all()?, &ids),
+    }
 }
 
 /// Stale UDP conntrack entries keep sending a flow to the container's old address after
