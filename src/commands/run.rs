@@ -131,7 +131,9 @@ async fn setup(
         specs.bindings.clear();
     }
 
-    // Allocate under the lock, which is held until the rules are written.
+    // Allocate under the lock, which is held until the rules are written; the tables
+    // read here serve the write too (berth cannot change them meanwhile, and the base
+    // layout is checked against the kernel again before anything is created).
     let mut publisher = None;
     let mut published: Vec<Published> = Vec::new();
     if !specs.bindings.is_empty() {
@@ -142,7 +144,7 @@ async fn setup(
             publish::allocate(&specs, &publish::taken(&save, &all)).map_err(|e| run_error(&e))?;
         let labels = body.labels.get_or_insert_with(HashMap::new);
         labels.insert(PORTS_LABEL.to_string(), alloc::to_label(&published));
-        publisher = Some(p);
+        publisher = Some((p, save));
     }
 
     let id = engine
@@ -206,7 +208,7 @@ async fn setup(
     }
     publish::test_pause("after-start");
 
-    if let Some(p) = &publisher {
+    if let Some((p, save)) = &publisher {
         let inspect = engine.inspect(&id).await.map_err(|e| engine.error(e))?;
         let Some(target) = publish::target_of(engine, &inspect).await? else {
             return Err(Error::failed(
@@ -214,8 +216,7 @@ async fn setup(
             ));
         };
         undo.borrow_mut().rules = true;
-        let save = p.fw.save_all()?;
-        publish::attach(&p.fw, &save, &target, &published)?;
+        publish::attach(&p.fw, save, &target, &published)?;
     }
     drop(publisher);
     Ok(Started {
