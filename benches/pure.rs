@@ -1,5 +1,5 @@
 //! Micro-benchmarks of berth's pure parts, 10k items each: parsing port specs
-//! (`portspec::parse_all`), planning a ruleset (`nat::plan::plan`, and its
+//! (`portspec::parse_all`), building a container's rules (`firewall::desired`, and their
 //! iptables-restore text), and rendering the nat table as `iptables -t nat -nL` prints
 //! it (`nat::render::list`, from `iptables-save -c` text).
 //!
@@ -8,8 +8,8 @@
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
-use berth::alloc::Published;
-use berth::nat::plan::{self, Target};
+use berth::firewall::desired::{self, Layout};
+use berth::model::{Address, Family, Id12, Published};
 use berth::nat::render::{self, ChainFilter, ListFlags};
 use berth::portspec;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -37,12 +37,26 @@ fn specs() -> Vec<String> {
         .collect()
 }
 
-fn target(i: usize) -> Target {
-    Target {
-        id12: format!("{:012x}", 0xbec4_0000_0000_u64 + i as u64),
-        ip: Ipv4Addr::new(172, 30, (i / 250) as u8, (i % 250 + 2) as u8),
-        bridge: "docker0".into(),
-    }
+fn target(i: usize) -> (Id12, Address) {
+    (
+        Id12::new(&format!("{:012x}", 0xbec4_0000_0000_u64 + i as u64)).expect("an id"),
+        Address {
+            ip: IpAddr::V4(Ipv4Addr::new(172, 30, (i / 250) as u8, (i % 250 + 2) as u8)),
+            bridge: "docker0".into(),
+        },
+    )
+}
+
+fn plan(t: &(Id12, Address), published: &[Published]) -> desired::ContainerRules {
+    desired::container_rules(
+        &Layout::default(),
+        Family::V4,
+        &t.0,
+        &t.1,
+        published,
+        true,
+        false,
+    )
 }
 
 /// 10k bindings of one container: single ports, 127.0.0.1 udp ports, identical and
@@ -63,6 +77,7 @@ fn bindings() -> Vec<Published> {
                 host_ip: IpAddr::V4(ip),
                 host_port: port,
                 count,
+                dual: false,
             }
         })
         .collect()
@@ -83,10 +98,11 @@ fn save_text() -> String {
     let one = bindings();
     let mut i = 0;
     while rules.len() < N {
-        let rs = plan::plan(&target(i), &one[i % one.len()..][..1]);
+        let rs = plan(&target(i), &one[i % one.len()..][..1]);
         rules.extend(
-            rs.nat
+            rs.dnat
                 .iter()
+                .chain(&rs.nat)
                 .map(|r| format!("[{}:{}] {r}", i % 7, i % 7 * 60)),
         );
         i += 1;
@@ -120,15 +136,15 @@ fn bench_portspec(c: &mut Criterion) {
 fn bench_plan(c: &mut Criterion) {
     let published = bindings();
     let t = target(0);
-    let rs = plan::plan(&t, &published);
-    assert!(rs.nat.len() >= N, "{} nat rules", rs.nat.len());
+    let rs = plan(&t, &published);
+    assert!(rs.dnat.len() >= N, "{} nat rules", rs.dnat.len());
     let mut g = c.benchmark_group("plan");
     g.throughput(Throughput::Elements(N as u64));
     g.bench_function("plan_10k_bindings", |b| {
-        b.iter(|| plan::plan(black_box(&t), black_box(&published)))
+        b.iter(|| plan(black_box(&t), black_box(&published)))
     });
     g.bench_function("plan_and_restore_text_10k_bindings", |b| {
-        b.iter(|| plan::plan(black_box(&t), black_box(&published)).restore_text())
+        b.iter(|| plan(black_box(&t), black_box(&published)).restore_text())
     });
     g.finish();
 }

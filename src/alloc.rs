@@ -1,141 +1,107 @@
 //! Host port allocation: turns the bindings Docker's parser leaves (empty host port,
-//! host ranges, explicit ports) into concrete host ports, and records them as the
-//! `io.berth.ports` label.
+//! host ranges, explicit ports) into concrete runs of host ports, recorded as the
+//! `io.berth.ports` label. Pure: what is taken comes in as a [`Taken`] value.
 //!
-//! A port is taken when a DNAT rule of the nat table (berth's or anyone's), a
+//! A port is taken when a DNAT rule (berth's or anyone's, either family), a
 //! container's berth label, or a bound socket holds it, per (host IP, protocol), with
-//! wildcard overlap: 0.0.0.0 clashes with every IPv4 address. Ephemeral ports come from
-//! the kernel's range (`ip_local_port_range` minus `ip_local_reserved_ports`) unless the
-//! config names one. A lock file serialises allocate + apply across berth processes.
+//! wildcard overlap: 0.0.0.0 clashes with every IPv4 address, `::` with every address.
+//! A binding that names no address holds its port in both families (`dual`), so `-P`
+//! gives IPv4 and IPv6 the same port. Everything works on ranges: a range of 27,000
+//! ports costs what one port costs.
 
-use std::collections::HashSet;
-use std::fs::{self, File};
-use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use serde::{Deserialize, Serialize};
+use crate::firewall::host::{Socket, overlaps};
+use crate::model::Published;
+use crate::nat::save::{Line, parse_line};
+use crate::portspec::{Mapping, PortSpecs};
 
-use crate::portspec::PortSpecs;
-
-/// The label holding a container's resolved bindings.
-pub const PORTS_LABEL: &str = "io.berth.ports";
-
-/// A published run of ports: host `host_ip:host_port..+count` -> container
-/// `container_port..+count`, one protocol. `count` is 1 for a single port; a range
-/// costs one entry (and one rule) whatever its length.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Published {
-    pub proto: String,
-    pub container_port: u16,
-    pub host_ip: IpAddr,
-    pub host_port: u16,
-    #[serde(default = "one")]
-    pub count: u16,
-}
-
-fn one() -> u16 {
-    1
-}
-
-impl Published {
-    /// The last host port of the run.
-    pub fn host_end(&self) -> u16 {
-        self.host_port + (self.count - 1)
-    }
-
-    /// The last container port of the run.
-    pub fn container_end(&self) -> u16 {
-        self.container_port + (self.count - 1)
-    }
-
-    /// Every (host port, container port) pair of the run.
-    pub fn pairs(&self) -> impl Iterator<Item = (u16, u16)> + '_ {
-        (0..self.count).map(|i| (self.host_port + i, self.container_port + i))
-    }
-}
-
-/// The label text for a container's bindings.
-pub fn to_label(published: &[Published]) -> String {
-    serde_json::to_string(published).expect("bindings serialise")
-}
-
-/// A container's bindings from its label; `None` when it has none or it is unreadable.
-pub fn from_label(text: &str) -> Option<Vec<Published>> {
-    serde_json::from_str(text).ok()
-}
+pub use crate::model::{PORTS_LABEL, from_label, to_label};
 
 /// Why a port could not be had, in Docker's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllocError(pub String);
 
-/// Ports already held on this host.
+/// Ports already held on this host, as runs.
 #[derive(Debug, Default, Clone)]
 pub struct Taken {
     /// (address, protocol, first port, last port)
     held: Vec<(IpAddr, String, u16, u16)>,
-    /// Exact (address, protocol, port) of every single port held, for the fast path.
-    exact: HashSet<(IpAddr, String, u16)>,
 }
 
 impl Taken {
+    /// Hold `first..=last`; a run that continues the last one held is merged into it.
     pub fn add(&mut self, ip: IpAddr, proto: &str, first: u16, last: u16) {
-        if first == last {
-            self.exact.insert((ip, proto.to_string(), first));
+        if let Some(prev) = self.held.last_mut()
+            && prev.0 == ip
+            && prev.1 == proto
+            && u32::from(prev.3) + 1 == u32::from(first)
+        {
+            prev.3 = last;
+            return;
         }
         self.held.push((ip, proto.to_string(), first, last));
     }
 
-    /// Whether `ip:port/proto` clashes with anything held (wildcards overlap).
-    pub fn is_taken(&self, ip: IpAddr, proto: &str, port: u16) -> bool {
-        if self.exact.contains(&(ip, proto.to_string(), port)) {
-            return true;
-        }
-        self.held.iter().any(|(hip, hproto, first, last)| {
-            hproto == proto && (*first..=*last).contains(&port) && overlaps(*hip, ip)
-        })
+    /// The first held port of `first..=last` for `ip`/`proto`, if any.
+    pub fn clash(&self, ip: IpAddr, proto: &str, first: u16, last: u16) -> Option<u16> {
+        self.held
+            .iter()
+            .filter(|(hip, hproto, a, b)| {
+                hproto == proto && *a <= last && first <= *b && overlaps(*hip, ip)
+            })
+            .map(|(_, _, a, _)| (*a).max(first))
+            .min()
     }
 
-    /// Ports held by DNAT rules in iptables-save text (any table; only DNAT counts).
+    /// Whether `ip:port/proto` clashes with anything held (wildcards overlap).
+    pub fn is_taken(&self, ip: IpAddr, proto: &str, port: u16) -> bool {
+        self.clash(ip, proto, port, port).is_some()
+    }
+
+    /// Ports held by the DNAT rules of iptables-save text (any table, either family).
     pub fn add_dnat_rules(&mut self, save_text: &str) {
-        for line in save_text.lines().filter(|l| l.contains("-j DNAT")) {
-            let words = split_save_words(line);
-            let mut dst: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-            let mut proto = String::new();
-            let mut ports: Vec<(u16, u16)> = Vec::new();
-            let mut negated = false;
-            let mut i = 0;
-            while i < words.len() {
-                let w = words[i].as_str();
-                let next = words.get(i + 1).map(String::as_str).unwrap_or("");
-                match w {
-                    "!" => {
-                        negated = true;
-                        i += 1;
-                        continue;
-                    }
-                    "-d" if !negated => {
-                        if let Some(ip) = next.split('/').next().and_then(|s| s.parse().ok()) {
-                            dst = ip;
-                        }
-                    }
-                    "-p" if !negated => proto = next.to_string(),
-                    "--dport" | "--destination-port" if !negated => {
-                        ports.extend(parse_port_range(next));
-                    }
-                    "--dports" | "--destination-ports" if !negated => {
-                        ports.extend(next.split(',').filter_map(parse_port_range));
-                    }
-                    _ => {}
-                }
-                negated = false;
-                i += 1;
-            }
-            if proto.is_empty() {
+        for line in save_text.lines() {
+            let Line::Rule(rule) = parse_line(line) else {
+                continue;
+            };
+            if rule.target_name() != "DNAT" {
                 continue;
             }
-            for (first, last) in ports {
-                self.add(dst, &proto, first, last);
+            let Some(proto) = rule.protocol.filter(|p| !p.negated).map(|p| p.value) else {
+                continue;
+            };
+            let v6 = rule
+                .target
+                .as_ref()
+                .and_then(|t| t.option("to-destination"))
+                .is_some_and(|o| o.value.starts_with('[') || o.value.matches(':').count() > 1);
+            let dst: IpAddr = match rule.destination.filter(|d| !d.negated) {
+                Some(d) => match d.value.split('/').next().and_then(|s| s.parse().ok()) {
+                    Some(ip) => ip,
+                    None => continue,
+                },
+                None if v6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            };
+            for m in &rule.matches {
+                for o in &m.options {
+                    if o.negated {
+                        continue;
+                    }
+                    let runs: Vec<(u16, u16)> = match o.name {
+                        "dport" | "destination-port" => {
+                            parse_port_range(&o.value).into_iter().collect()
+                        }
+                        "dports" | "destination-ports" => {
+                            o.value.split(',').filter_map(parse_port_range).collect()
+                        }
+                        _ => continue,
+                    };
+                    for (a, b) in runs {
+                        self.add(dst, proto, a, b);
+                    }
+                }
             }
         }
     }
@@ -144,37 +110,22 @@ impl Taken {
     pub fn add_published(&mut self, published: &[Published]) {
         for p in published {
             self.add(p.host_ip, &p.proto, p.host_port, p.host_end());
-        }
-    }
-
-    /// Sockets bound on this host (listening TCP, bound UDP), from /proc/net.
-    pub fn add_sockets(&mut self) {
-        for (file, proto, listen_only) in [
-            ("/proc/net/tcp", "tcp", true),
-            ("/proc/net/tcp6", "tcp", true),
-            ("/proc/net/udp", "udp", false),
-            ("/proc/net/udp6", "udp", false),
-        ] {
-            if let Ok(text) = fs::read_to_string(file) {
-                for (ip, port) in parse_proc_net(&text, listen_only) {
-                    self.add(ip, proto, port, port);
-                }
+            if p.dual {
+                self.add(
+                    IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                    &p.proto,
+                    p.host_port,
+                    p.host_end(),
+                );
             }
         }
     }
-}
 
-/// Two host addresses clash when equal or when either is a wildcard of the same
-/// family; `::` also covers IPv4 (dual-stack sockets).
-fn overlaps(a: IpAddr, b: IpAddr) -> bool {
-    if a == b {
-        return true;
-    }
-    match (a, b) {
-        (IpAddr::V6(x), _) if x.is_unspecified() => true,
-        (_, IpAddr::V6(y)) if y.is_unspecified() => true,
-        (IpAddr::V4(x), IpAddr::V4(y)) => x.is_unspecified() || y.is_unspecified(),
-        _ => false,
+    /// Ports held by sockets of this host.
+    pub fn add_sockets(&mut self, sockets: &[Socket]) {
+        for s in sockets {
+            self.add(s.ip, s.proto, s.port, s.port);
+        }
     }
 }
 
@@ -190,88 +141,13 @@ fn parse_port_range(s: &str) -> Option<(u16, u16)> {
     }
 }
 
-/// Words of an iptables-save line; double-quoted words (comments) kept whole.
-pub fn split_save_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_quotes = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if in_quotes => {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-            }
-            '"' => in_quotes = !in_quotes,
-            ' ' if !in_quotes => {
-                if !cur.is_empty() {
-                    words.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    words
-}
-
-/// (address, port) of the sockets in a /proc/net/{tcp,udp}[6] table.
-fn parse_proc_net(text: &str, listen_only: bool) -> Vec<(IpAddr, u16)> {
-    let mut out = Vec::new();
-    for line in text.lines().skip(1) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() < 4 {
-            continue;
-        }
-        if listen_only && fields[3] != "0A" {
-            continue;
-        }
-        let Some((addr, port)) = fields[1].split_once(':') else {
-            continue;
-        };
-        let Ok(port) = u16::from_str_radix(port, 16) else {
-            continue;
-        };
-        if let Some(ip) = parse_proc_addr(addr) {
-            out.push((ip, port));
-        }
-    }
-    out
-}
-
-/// /proc/net addresses are 32-bit words in host (little-endian) order.
-fn parse_proc_addr(hex: &str) -> Option<IpAddr> {
-    match hex.len() {
-        8 => {
-            let v = u32::from_str_radix(hex, 16).ok()?;
-            Some(IpAddr::V4(Ipv4Addr::from(v.swap_bytes())))
-        }
-        32 => {
-            let mut bytes = [0u8; 16];
-            for w in 0..4 {
-                let v = u32::from_str_radix(&hex[w * 8..w * 8 + 8], 16).ok()?;
-                bytes[w * 4..w * 4 + 4].copy_from_slice(&v.to_le_bytes());
-            }
-            let v6 = std::net::Ipv6Addr::from(bytes);
-            Some(match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6(v6),
-            })
-        }
-        _ => None,
-    }
-}
-
-/// The range ephemeral host ports come from.
-pub fn ephemeral_range(configured: Option<(u16, u16)>) -> (u16, u16) {
+/// The range ephemeral host ports come from: the configured one, else the kernel's
+/// `ip_local_port_range` (given as its text).
+pub fn ephemeral_range(configured: Option<(u16, u16)>, kernel: Option<&str>) -> (u16, u16) {
     if let Some(r) = configured {
         return r;
     }
-    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
+    kernel
         .and_then(|s| {
             let mut it = s.split_whitespace().filter_map(|w| w.parse().ok());
             Some((it.next()?, it.next()?))
@@ -279,58 +155,116 @@ pub fn ephemeral_range(configured: Option<(u16, u16)>) -> (u16, u16) {
         .unwrap_or((32768, 60999))
 }
 
-/// Ports the kernel keeps out of the ephemeral range (`ip_local_reserved_ports`).
-pub fn reserved_ports() -> Vec<(u16, u16)> {
-    fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports")
-        .map(|s| {
-            s.trim()
-                .split(',')
-                .filter_map(|w| parse_port_range(w.trim()))
-                .collect()
-        })
-        .unwrap_or_default()
+/// Ports the kernel keeps out of the ephemeral range (`ip_local_reserved_ports` text).
+pub fn reserved_ports(text: &str) -> Vec<(u16, u16)> {
+    text.trim()
+        .split(',')
+        .filter_map(|w| parse_port_range(w.trim()))
+        .collect()
+}
+
+/// What allocation needs to know of the host.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    /// The host address of a binding that names none.
+    pub default_ip: IpAddr,
+    /// Where free host ports come from.
+    pub range: (u16, u16),
+    /// Ports never handed out as free ones.
+    pub reserved: Vec<(u16, u16)>,
+}
+
+/// A run of bindings that map consecutive container ports to consecutive explicit host
+/// ports (what `-p 8000-8999:8000-8999` parses into), or one binding.
+struct Run<'a> {
+    first: &'a Mapping,
+    count: u16,
+}
+
+fn runs(bindings: &[Mapping]) -> Vec<Run<'_>> {
+    let mut out: Vec<Run> = Vec::new();
+    let mut last: Option<(&Mapping, u16)> = None;
+    for m in bindings {
+        let host: Option<u16> = m.binding.host_port.parse().ok().filter(|p| *p != 0);
+        if let (Some(run), Some((prev, prev_host)), Some(h)) = (out.last_mut(), last, host)
+            && prev.port.proto == m.port.proto
+            && prev.binding.host_ip == m.binding.host_ip
+            && u32::from(prev.port.number) + 1 == u32::from(m.port.number)
+            && u32::from(prev_host) + 1 == u32::from(h)
+        {
+            run.count += 1;
+            last = Some((m, h));
+            continue;
+        }
+        out.push(Run { first: m, count: 1 });
+        last = host.map(|h| (m, h));
+    }
+    out
 }
 
 /// Resolve every binding to concrete host ports, in binding order, and merge runs of
-/// consecutive ports into one entry. `default_ip` stands for an empty host IP.
+/// consecutive ports into one entry.
 pub fn allocate(
     specs: &PortSpecs,
     taken: &Taken,
-    default_ip: IpAddr,
-    range: (u16, u16),
-    reserved: &[(u16, u16)],
+    pool: &Pool,
 ) -> Result<Vec<Published>, AllocError> {
     let mut taken = taken.clone();
-    let mut singles: Vec<Published> = Vec::new();
-    let is_reserved = |p: u16| reserved.iter().any(|(a, b)| (*a..=*b).contains(&p));
-    for m in &specs.bindings {
-        let ip = if m.binding.host_ip.is_empty() {
-            default_ip
+    let mut out: Vec<Published> = Vec::new();
+    let is_reserved = |a: u16, b: u16| pool.reserved.iter().any(|(x, y)| *x <= b && a <= *y);
+    for run in runs(&specs.bindings) {
+        let m = run.first;
+        let (ip, dual) = if m.binding.host_ip.is_empty() {
+            (pool.default_ip, pool.default_ip.is_unspecified())
         } else {
-            m.binding
-                .host_ip
-                .parse()
-                .map_err(|_| AllocError(format!("invalid IP address: {}", m.binding.host_ip)))?
+            let ip: IpAddr =
+                m.binding.host_ip.parse().map_err(|_| {
+                    AllocError(format!("invalid IP address: {}", m.binding.host_ip))
+                })?;
+            (ip, false)
         };
         let proto = m.port.proto.as_str();
+        let ips: Vec<IpAddr> = if dual {
+            vec![ip, IpAddr::V6(Ipv6Addr::UNSPECIFIED)]
+        } else {
+            vec![ip]
+        };
+        let clash = |t: &Taken, a: u16, b: u16| ips.iter().find_map(|ip| t.clash(*ip, proto, a, b));
+        let count = run.count;
+        let free_in = |t: &Taken, lo: u16, hi: u16, skip_reserved: bool| -> Option<u16> {
+            let mut p = lo.max(1);
+            loop {
+                if u32::from(p) + u32::from(count) - 1 > u32::from(hi) {
+                    return None;
+                }
+                let end = p + (count - 1);
+                if skip_reserved && is_reserved(p, end) {
+                    p = p.checked_add(1)?;
+                    continue;
+                }
+                match clash(t, p, end) {
+                    None => return Some(p),
+                    // jump past the holder's run instead of one port at a time
+                    Some(at) => p = next_after(t, ips.as_slice(), proto, at)?,
+                }
+            }
+        };
         let host_port = match m.binding.host_port.split_once('-') {
-            None if m.binding.host_port.is_empty() => (range.0..=range.1)
-                .find(|p| *p != 0 && !is_reserved(*p) && !taken.is_taken(ip, proto, *p))
-                .ok_or_else(|| AllocError("all ports are allocated".to_string()))?,
+            None if m.binding.host_port.is_empty() || m.binding.host_port == "0" => {
+                free_in(&taken, pool.range.0, pool.range.1, true)
+                    .ok_or_else(|| AllocError("all ports are allocated".to_string()))?
+            }
             None => {
                 let p: u16 = m.binding.host_port.parse().map_err(|_| {
                     AllocError(format!("invalid hostPort: {}", m.binding.host_port))
                 })?;
-                if p != 0 && taken.is_taken(ip, proto, p) {
-                    return Err(already_allocated(ip, &p.to_string()));
+                let end = p.checked_add(count - 1).ok_or_else(|| {
+                    AllocError(format!("invalid hostPort: {}", m.binding.host_port))
+                })?;
+                if let Some(at) = clash(&taken, p, end) {
+                    return Err(already_allocated(ip, &at.to_string()));
                 }
-                if p == 0 {
-                    (range.0..=range.1)
-                        .find(|p| !is_reserved(*p) && !taken.is_taken(ip, proto, *p))
-                        .ok_or_else(|| AllocError("all ports are allocated".to_string()))?
-                } else {
-                    p
-                }
+                p
             }
             Some((a, b)) => {
                 let (a, b): (u16, u16) = (
@@ -339,21 +273,50 @@ pub fn allocate(
                     b.parse()
                         .map_err(|_| AllocError(format!("invalid hostPort: {b}")))?,
                 );
-                (a..=b)
-                    .find(|p| *p != 0 && !taken.is_taken(ip, proto, *p))
+                free_in(&taken, a, b, false)
                     .ok_or_else(|| already_allocated(ip, &m.binding.host_port))?
             }
         };
-        taken.add(ip, proto, host_port, host_port);
-        singles.push(Published {
+        let end = host_port + (count - 1);
+        for ip in &ips {
+            taken.add(*ip, proto, host_port, end);
+        }
+        let p = Published {
             proto: proto.to_string(),
             container_port: m.port.number,
             host_ip: ip,
             host_port,
-            count: 1,
-        });
+            count,
+            dual,
+        };
+        // a run that continues the previous one (ephemeral ports one after another)
+        if let Some(last) = out.last_mut()
+            && last.proto == p.proto
+            && last.host_ip == p.host_ip
+            && last.dual == p.dual
+            && u32::from(last.host_end()) + 1 == u32::from(p.host_port)
+            && u32::from(last.container_end()) + 1 == u32::from(p.container_port)
+        {
+            last.count += p.count;
+            continue;
+        }
+        out.push(p);
     }
-    Ok(merge_runs(singles))
+    Ok(out)
+}
+
+/// The port after the run that holds `at` (for any of `ips`).
+fn next_after(t: &Taken, ips: &[IpAddr], proto: &str, at: u16) -> Option<u16> {
+    let end = t
+        .held
+        .iter()
+        .filter(|(hip, hproto, a, b)| {
+            hproto == proto && *a <= at && at <= *b && ips.iter().any(|ip| overlaps(*hip, *ip))
+        })
+        .map(|(_, _, _, b)| *b)
+        .max()
+        .unwrap_or(at);
+    end.checked_add(1)
 }
 
 fn already_allocated(ip: IpAddr, port: &str) -> AllocError {
@@ -364,58 +327,6 @@ fn already_allocated(ip: IpAddr, port: &str) -> AllocError {
     AllocError(format!(
         "Bind for {ip}:{port} failed: port is already allocated"
     ))
-}
-
-/// Merge consecutive single ports (same address and protocol, host and container
-/// ports both +1) into runs.
-fn merge_runs(singles: Vec<Published>) -> Vec<Published> {
-    let mut out: Vec<Published> = Vec::new();
-    for p in singles {
-        if let Some(last) = out.last_mut()
-            && last.proto == p.proto
-            && last.host_ip == p.host_ip
-            && u32::from(last.host_end()) + 1 == u32::from(p.host_port)
-            && u32::from(last.container_end()) + 1 == u32::from(p.container_port)
-        {
-            last.count += 1;
-            continue;
-        }
-        out.push(p);
-    }
-    out
-}
-
-/// An exclusive lock held while ports are allocated and rules written, so parallel
-/// berth processes never hand out one port twice. The kernel drops it when the holder
-/// exits, however it exits, so a dead holder never blocks the next berth.
-pub struct Lock {
-    _file: File,
-}
-
-/// Where the lock lives (`BERTH_LOCK` overrides, for tests).
-pub fn lock_path() -> PathBuf {
-    std::env::var_os("BERTH_LOCK")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/run/berth/lock"))
-}
-
-impl Lock {
-    pub fn acquire(path: &Path) -> std::io::Result<Lock> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
-        // SAFETY: flock on a file descriptor we own; blocks until the lock is ours.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(Lock { _file: file })
-    }
 }
 
 #[cfg(test)]
@@ -430,8 +341,16 @@ mod tests {
 
     const ANY: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 
+    fn pool() -> Pool {
+        Pool {
+            default_ip: ANY,
+            range: (40000, 40010),
+            reserved: vec![],
+        }
+    }
+
     fn alloc(publish: &[&str], taken: &Taken) -> Result<Vec<Published>, AllocError> {
-        allocate(&specs(publish), taken, ANY, (40000, 40010), &[])
+        allocate(&specs(publish), taken, &pool())
     }
 
     #[test]
@@ -446,6 +365,21 @@ mod tests {
             (got[1].container_port, got[1].host_port, got[1].count),
             (8000, 8000, 1000)
         );
+        assert!(got[1].dual, "no address named: both families");
+    }
+
+    #[test]
+    fn a_huge_range_is_one_run_and_clashes_name_the_first_taken_port() {
+        let got = alloc(&["1024-65535:1024-65535"], &Taken::default()).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].count, 64512);
+        let mut taken = Taken::default();
+        taken.add(ANY, "tcp", 30000, 30000);
+        let e = alloc(&["1024-65535:1024-65535"], &taken).unwrap_err();
+        assert_eq!(
+            e.0,
+            "Bind for 0.0.0.0:30000 failed: port is already allocated"
+        );
     }
 
     #[test]
@@ -456,6 +390,42 @@ mod tests {
         assert_eq!(got[0].host_port, 40002);
         // 127.0.0.1 overlaps the wildcard holder of 40000-40001, and 40002 is ours now
         assert_eq!(got[1].host_port, 40003);
+    }
+
+    #[test]
+    fn an_ipv6_holder_blocks_a_dual_binding_but_not_an_ipv4_one() {
+        let mut taken = Taken::default();
+        taken.add("fd00::1".parse().unwrap(), "tcp", 8080, 8080);
+        let e = alloc(&["8080:80"], &taken).unwrap_err();
+        assert_eq!(
+            e.0,
+            "Bind for 0.0.0.0:8080 failed: port is already allocated"
+        );
+        assert!(alloc(&["0.0.0.0:8080:80"], &taken).is_ok());
+        // -P gets one port for both families
+        let mut taken = Taken::default();
+        taken.add("::1".parse().unwrap(), "tcp", 40000, 40000);
+        let got = alloc(&["80"], &taken).unwrap();
+        assert_eq!(got[0].host_port, 40001);
+    }
+
+    #[test]
+    fn reserved_ports_are_not_handed_out() {
+        let p = Pool {
+            reserved: vec![(40000, 40004)],
+            ..pool()
+        };
+        let got = allocate(&specs(&["80"]), &Taken::default(), &p).unwrap();
+        assert_eq!(got[0].host_port, 40005);
+        assert_eq!(
+            reserved_ports("40000-40004,50000\n"),
+            vec![(40000, 40004), (50000, 50000)]
+        );
+        assert_eq!(
+            ephemeral_range(None, Some("32768\t60999\n")),
+            (32768, 60999)
+        );
+        assert_eq!(ephemeral_range(Some((1, 2)), Some("3 4")), (1, 2));
     }
 
     #[test]
@@ -498,7 +468,8 @@ mod tests {
             -A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80\n\
             -A BERTH -d 127.0.0.1/32 ! -i docker0 -p udp -m udp --dport 7000:7010 -m comment --comment \"berth:abc\" -j DNAT --to-destination 172.17.0.3\n\
             -A X -p tcp -m multiport --dports 81,82:83 -j DNAT --to-destination 1.2.3.4\n\
-            -A POSTROUTING -p tcp --dport 99 -j MASQUERADE\n";
+            -A POSTROUTING -p tcp --dport 99 -j MASQUERADE\n\
+            -A Y ! -p tcp -m udp --dport 98 -j DNAT --to-destination 1.2.3.4\n";
         let mut taken = Taken::default();
         taken.add_dnat_rules(save);
         assert!(taken.is_taken(ANY, "tcp", 8080));
@@ -506,22 +477,15 @@ mod tests {
         assert!(!taken.is_taken("10.0.0.1".parse().unwrap(), "udp", 7005));
         assert!(taken.is_taken(ANY, "tcp", 83));
         assert!(!taken.is_taken(ANY, "tcp", 99));
-    }
-
-    #[test]
-    fn proc_net_sockets() {
-        let tcp = "  sl  local_address rem_address   st\n\
-           0: 0100007F:1F90 00000000:0000 0A 0\n\
-           1: 00000000:0050 00000000:0000 01 0\n";
-        assert_eq!(
-            parse_proc_net(tcp, true),
-            vec![("127.0.0.1".parse().unwrap(), 8080)]
+        assert!(!taken.is_taken(ANY, "udp", 98));
+        // an IPv6 DNAT without -d holds the port on every IPv6 address (and, to be
+        // safe, on IPv4 too, as a dual-stack socket on [::] would)
+        let mut t6 = Taken::default();
+        t6.add_dnat_rules(
+            "*nat\n-A B -p tcp -m tcp --dport 8443 -j DNAT --to-destination [fd00::2]:443\n",
         );
-        let tcp6 = "h\n 0: 00000000000000000000000000000000:1F91 00000000000000000000000000000000:0000 0A\n";
-        assert_eq!(
-            parse_proc_net(tcp6, true),
-            vec![("::".parse().unwrap(), 8081)]
-        );
+        assert!(t6.is_taken("fd00::9".parse().unwrap(), "tcp", 8443));
+        assert!(!t6.is_taken("fd00::9".parse().unwrap(), "tcp", 8444));
     }
 
     #[test]

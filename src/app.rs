@@ -15,7 +15,7 @@ use crate::error::{EXIT_BERTH, Error};
 pub fn main() -> ExitCode {
     // a shell asking for completions (COMPLETE=SHELL berth -- WORDS): answer and exit
     clap_complete::CompleteEnv::with_factory(Cli::command)
-        .var(commands::COMPLETE_VAR)
+        .var(crate::complete::COMPLETE_VAR)
         .completer("berth")
         .complete();
     let cli = match Cli::try_parse() {

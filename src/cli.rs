@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::ArgValueCompleter;
 
-use crate::commands::{complete_containers, complete_images};
+use crate::complete::{complete_containers, complete_images};
 
 // The rules shown are tests/golden/single-port.rules, the file the rule tests compare
 // against, so the documentation cannot drift from what berth writes.
@@ -37,22 +37,25 @@ const RUN_LONG_HELP: &str = concat!(
 
 const NAT_LONG_HELP: &str = concat!(
     "berth keeps its rules in chains of its own, jumped to from the builtin chains:\n\n",
-    "  nat    PREROUTING, OUTPUT -m addrtype --dst-type LOCAL -j BERTH   (DNAT per binding)\n",
-    "  nat    POSTROUTING -j BERTH-POSTROUTING                            (hairpin, localhost)\n",
+    "  nat    PREROUTING, OUTPUT -m addrtype --dst-type LOCAL -j BERTH\n",
+    "         BERTH -j BERTH-<id12>         (one chain per container: its DNAT rules)\n",
+    "  nat    POSTROUTING -j BERTH-POSTROUTING      (hairpin, localhost)\n",
     "  filter DOCKER-USER (or FORWARD) -j BERTH-FORWARD   (accept only what berth's DNAT made)\n",
     "  filter INPUT -j BERTH-INPUT                        (loopback guard)\n",
     "  raw    PREROUTING -j BERTH-RAW   (127.0.0.1 bindings and the container's address are\n",
     "                                    not reachable from other hosts)\n\n",
-    "Every rule of a container carries the comment berth:<12-hex id>. The rules of\n",
-    "berth run -p 8080:80 for a container 0123456789ab at 172.17.0.2:\n\n",
+    "ip6tables holds the same for containers with an IPv6 address (no loopback guard: IPv6\n",
+    "has no route_localnet). Every rule of a container carries the comment\n",
+    "berth:<12-hex id>. The rules of berth run -p 8080:80 for a container 0123456789ab at\n",
+    "172.17.0.2:\n\n",
     include_str!("../tests/golden/single-port.rules"),
     "\nberth nat ls prints the nat table exactly as iptables -t nat -nL does; --table and\n",
     "--format json tie rules to containers. berth nat sync repairs drift both ways;\n",
-    "berth nat check reports it and exits 1.",
+    "berth nat check reports it and exits 1. berth watch does what nat sync does, at\n",
+    "every engine event and every few seconds.",
 );
 
-/// The engine address used when neither `-H` nor `DOCKER_HOST` names one.
-pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+pub use crate::config::DEFAULT_HOST;
 
 /// A Docker-compatible container runner that publishes ports itself: fast, atomic, visible.
 #[derive(Debug, Parser)]
@@ -100,8 +103,15 @@ pub enum Command {
     Start(StartArgs),
     /// Stop one or more running containers
     Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(RestartArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
     /// Remove one or more containers
     Rm(RmArgs),
+    /// Keep published ports with their containers: follow the engine and repair rules
+    #[command(after_long_help = WATCH_LONG_HELP)]
+    Watch(WatchArgs),
     /// Show and repair the NAT rules berth writes
     #[command(subcommand, after_long_help = NAT_LONG_HELP)]
     Nat(NatCommand),
@@ -158,6 +168,10 @@ pub struct RunArgs {
     /// Automatically remove the container and its associated anonymous volumes when it exits
     #[arg(long)]
     pub rm: bool,
+
+    /// Restart policy to apply when a container exits
+    #[arg(long, value_name = "string", default_value = "no")]
+    pub restart: String,
 
     /// Set environment variables
     #[arg(short = 'e', long = "env", value_name = "list")]
@@ -311,6 +325,80 @@ pub struct RmArgs {
     /// Containers to remove
     #[arg(value_name = "CONTAINER", required = true, add = ArgValueCompleter::new(complete_containers))]
     pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, value_name = "string")]
+    pub signal: Option<String>,
+
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        value_name = "int"
+    )]
+    pub timeout: Option<i64>,
+
+    /// Containers to restart
+    #[arg(value_name = "CONTAINER", required = true, add = ArgValueCompleter::new(complete_containers))]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, value_name = "string")]
+    pub signal: Option<String>,
+
+    /// Containers to kill
+    #[arg(value_name = "CONTAINER", required = true, add = ArgValueCompleter::new(complete_containers))]
+    pub containers: Vec<String>,
+}
+
+const WATCH_LONG_HELP: &str = "\
+berth watch is the reconciler in a loop. At start, and whenever the engine comes back, it
+makes every rule match the running containers; then each engine event (container start,
+die, stop, kill, restart, destroy, rename; network connect, disconnect) makes it
+reconcile that container at once, and every watch_interval (default 5s) it re-checks
+everything, so a firewall reload or an iptables -F is repaired. A published port leads to
+its container and to nothing else, whatever the engine or the docker CLI did.
+
+One watcher runs per host. berth run -d, start and restart start one in the background
+when none runs (config watch: off turns that off); under systemd, berth watch --install
+makes it a unit ordered after docker.service, whose first pass after a boot restores the
+rules of every running berth container.
+
+Exit status: 0 on SIGTERM/SIGINT (rules stay in place); 1 when another watcher runs;
+--status: 0 when a watcher runs, 3 when none does.";
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Reconcile once and exit
+    #[arg(long, conflicts_with_all = ["status", "unit", "install"])]
+    pub once: bool,
+
+    /// Say whether a watcher runs (exit 0) or not (exit 3)
+    #[arg(long, conflicts_with_all = ["unit", "install"])]
+    pub status: bool,
+
+    /// Print a systemd unit for berth watch
+    #[arg(long, conflicts_with = "install")]
+    pub unit: bool,
+
+    /// Install, enable and start the systemd unit (where systemd runs)
+    #[arg(long)]
+    pub install: bool,
+
+    /// Format of the lines on stderr (and of --status)
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "text|json")]
+    pub format: Format,
+
+    /// Exit quietly when another watcher runs (how berth starts one)
+    #[arg(long, hide = true)]
+    pub if_none: bool,
 }
 
 #[derive(Debug, Subcommand)]

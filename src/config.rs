@@ -14,13 +14,16 @@ use std::fs;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::json;
 
-use crate::cli::DEFAULT_HOST;
 use crate::error::{Error, Result};
+
+/// The engine address used when neither `-H` nor `DOCKER_HOST` names one.
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 /// The file's name inside the config directory.
 pub const FILE_NAME: &str = "config.yaml";
@@ -28,9 +31,9 @@ pub const FILE_NAME: &str = "config.yaml";
 /// The chain prefix when none is configured.
 pub const DEFAULT_CHAIN_PREFIX: &str = "BERTH";
 
-/// The longest chain prefix: berth appends up to 12 characters (`-POSTROUTING`) and
-/// iptables refuses chain names longer than 28.
-pub const CHAIN_PREFIX_MAX: usize = 16;
+/// The longest chain prefix: berth appends up to 13 characters (`-` and a container's
+/// 12-hex ID) and iptables refuses chain names longer than 28.
+pub const CHAIN_PREFIX_MAX: usize = 15;
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +159,15 @@ pub struct Config {
     /// Whether published ports are reachable through 127.0.0.1.
     pub localhost_access: Setting<bool>,
     pub color: Setting<Color>,
+    /// Whether commands that leave a container running make sure `berth watch` runs.
+    pub watch: Setting<bool>,
+    /// How often the watcher re-checks every rule.
+    pub watch_interval: Setting<Duration>,
+    /// Whether the engine runs on this host (berth publishes) or not (the engine
+    /// does); `None`: find out.
+    pub engine_local: Setting<Option<bool>>,
+    /// The docker CLI that berth hands other commands to; `None`: `docker` on PATH.
+    pub docker_cli: Setting<Option<PathBuf>>,
     /// The file read, if one was there.
     pub file: Option<PathBuf>,
 }
@@ -170,6 +182,10 @@ impl Default for Config {
             iptables: Setting::default(IptablesChoice::Auto),
             localhost_access: Setting::default(true),
             color: Setting::default(Color::Auto),
+            watch: Setting::default(true),
+            watch_interval: Setting::default(DEFAULT_WATCH_INTERVAL),
+            engine_local: Setting::default(None),
+            docker_cli: Setting::default(None),
             file: None,
         }
     }
@@ -246,6 +262,11 @@ pub fn load(
             .resolve(parse_iptables, IptablesChoice::Auto)?,
         localhost_access: resolve_with(Key::LocalhostAccess, None).resolve(parse_switch, true)?,
         color,
+        watch: resolve_with(Key::Watch, None).resolve(parse_switch, true)?,
+        watch_interval: resolve_with(Key::WatchInterval, None)
+            .resolve(parse_interval, DEFAULT_WATCH_INTERVAL)?,
+        engine_local: resolve_with(Key::EngineLocal, None).resolve(parse_engine_local, None)?,
+        docker_cli: resolve_with(Key::DockerCli, None).resolve(parse_docker_cli, None)?,
         file: file.map(|f| f.path),
     })
 }
@@ -302,6 +323,16 @@ impl Config {
                 &self.localhost_access.source,
             ),
             "color": entry(json!(self.color.value.as_str()), &self.color.source),
+            "watch": entry(json!(self.watch.value), &self.watch.source),
+            "watch_interval": entry(
+                json!(show_interval(self.watch_interval.value)),
+                &self.watch_interval.source,
+            ),
+            "engine_local": entry(json!(self.engine_local.value), &self.engine_local.source),
+            "docker_cli": entry(
+                json!(self.docker_cli.value.as_ref().map(|p| p.display().to_string())),
+                &self.docker_cli.source,
+            ),
             "file": self.file.as_ref().map(|p| p.display().to_string()),
         })
     }
@@ -341,6 +372,34 @@ impl Config {
                 &self.localhost_access.source,
             ),
             ("color", self.color.value.to_string(), &self.color.source),
+            (
+                "watch",
+                if self.watch.value { "on" } else { "off" }.to_string(),
+                &self.watch.source,
+            ),
+            (
+                "watch_interval",
+                show_interval(self.watch_interval.value),
+                &self.watch_interval.source,
+            ),
+            (
+                "engine_local",
+                match self.engine_local.value {
+                    None => "auto",
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                }
+                .to_string(),
+                &self.engine_local.source,
+            ),
+            (
+                "docker_cli",
+                self.docker_cli
+                    .value
+                    .as_ref()
+                    .map_or_else(|| "docker".to_string(), |p| p.display().to_string()),
+                &self.docker_cli.source,
+            ),
         ]
     }
 }
@@ -355,10 +414,17 @@ const WANT_IP: &str = "want an IPv4 or IPv6 address (e.g. 0.0.0.0, 127.0.0.1 or 
 const WANT_RANGE: &str = "want LOW-HIGH (e.g. 40000-40999)";
 const WANT_RANGE_BOUNDS: &str = "want LOW-HIGH with 1 <= LOW <= HIGH <= 65535";
 const WANT_PREFIX: &str =
-    "want 1 to 16 of A-Z, 0-9, '_' and '-', not starting with '-' (e.g. BERTH)";
+    "want 1 to 15 of A-Z, 0-9, '_' and '-', not starting with '-' (e.g. BERTH)";
 const WANT_IPTABLES: &str = "want auto, nft or legacy";
 const WANT_SWITCH: &str = "want on or off (or true/false, yes/no)";
 const WANT_COLOR: &str = "want auto, always or never";
+const WANT_INTERVAL: &str = "want a duration from 100ms to 1h (e.g. 5s, 500ms, 2m)";
+const WANT_ENGINE_LOCAL: &str = "want auto, yes or no";
+const WANT_DOCKER_CLI: &str =
+    "want a program name or an absolute path (e.g. docker, /usr/bin/docker)";
+
+/// How often the watcher re-checks everything unless configured.
+pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Chain names that already mean something to iptables: a prefix equal to one would
 /// make berth's main nat chain that chain.
@@ -421,7 +487,7 @@ pub fn parse_port_range(text: &str) -> std::result::Result<Option<(u16, u16)>, S
     }
 }
 
-/// 1 to 16 of `A-Z 0-9 _ -`, not starting with `-` (iptables would take it for an
+/// 1 to 15 of `A-Z 0-9 _ -`, not starting with `-` (iptables would take it for an
 /// option), and not a name of Docker's or of iptables' own: berth flushes and deletes
 /// the chains it owns, and a prefix of `DOCKER` would make those Docker's.
 pub fn parse_chain_prefix(text: &str) -> std::result::Result<String, String> {
@@ -466,6 +532,63 @@ pub fn parse_switch(text: &str) -> std::result::Result<bool, String> {
     }
 }
 
+/// A duration: `5s`, `500ms`, `2m`, `1h`, or bare seconds (`5`, `0.5`); 100 ms to 1 h.
+pub fn parse_interval(text: &str) -> std::result::Result<Duration, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t.as_str(), 1.0)
+    };
+    let n = number.trim();
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(WANT_INTERVAL.to_string());
+    }
+    let secs: f64 = n.parse().map_err(|_| WANT_INTERVAL.to_string())?;
+    let secs = secs * scale;
+    if !(0.1..=3600.0).contains(&secs) {
+        return Err(WANT_INTERVAL.to_string());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A duration as `parse_interval` reads it back: `5s`, `500ms`.
+pub fn show_interval(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// `auto` (find out), `yes`/`on`/`true` or `no`/`off`/`false`.
+pub fn parse_engine_local(text: &str) -> std::result::Result<Option<bool>, String> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    parse_switch(text)
+        .map(Some)
+        .map_err(|_| WANT_ENGINE_LOCAL.to_string())
+}
+
+/// A program: a bare name (looked up on PATH) or an absolute path.
+pub fn parse_docker_cli(text: &str) -> std::result::Result<Option<PathBuf>, String> {
+    let t = text.trim();
+    let shaped = !t.is_empty()
+        && !t.contains(char::is_whitespace)
+        && (t.starts_with('/') || !t.contains('/'));
+    if !shaped {
+        return Err(WANT_DOCKER_CLI.to_string());
+    }
+    Ok(Some(PathBuf::from(t)))
+}
+
 /// `auto`, `always` or `never`, in any case.
 pub fn parse_color(text: &str) -> std::result::Result<Color, String> {
     match text.trim().to_ascii_lowercase().as_str() {
@@ -489,9 +612,13 @@ enum Key {
     Iptables,
     LocalhostAccess,
     Color,
+    Watch,
+    WatchInterval,
+    EngineLocal,
+    DockerCli,
 }
 
-const KEYS: [Key; 7] = [
+const KEYS: [Key; 11] = [
     Key::Host,
     Key::DefaultHostIp,
     Key::PortRange,
@@ -499,6 +626,10 @@ const KEYS: [Key; 7] = [
     Key::Iptables,
     Key::LocalhostAccess,
     Key::Color,
+    Key::Watch,
+    Key::WatchInterval,
+    Key::EngineLocal,
+    Key::DockerCli,
 ];
 
 impl Key {
@@ -511,6 +642,10 @@ impl Key {
             Key::Iptables => "iptables",
             Key::LocalhostAccess => "localhost_access",
             Key::Color => "color",
+            Key::Watch => "watch",
+            Key::WatchInterval => "watch_interval",
+            Key::EngineLocal => "engine_local",
+            Key::DockerCli => "docker_cli",
         }
     }
 
@@ -529,6 +664,10 @@ impl Key {
             Key::Iptables => &["BERTH_IPTABLES"],
             Key::LocalhostAccess => &["BERTH_LOCALHOST_ACCESS"],
             Key::Color => &["BERTH_COLOR"],
+            Key::Watch => &["BERTH_WATCH"],
+            Key::WatchInterval => &["BERTH_WATCH_INTERVAL"],
+            Key::EngineLocal => &["BERTH_ENGINE_LOCAL"],
+            Key::DockerCli => &["BERTH_DOCKER_CLI"],
         }
     }
 
@@ -542,6 +681,10 @@ impl Key {
             Key::Iptables => parse_iptables(text).map(drop),
             Key::LocalhostAccess => parse_switch(text).map(drop),
             Key::Color => parse_color(text).map(drop),
+            Key::Watch => parse_switch(text).map(drop),
+            Key::WatchInterval => parse_interval(text).map(drop),
+            Key::EngineLocal => parse_engine_local(text).map(drop),
+            Key::DockerCli => parse_docker_cli(text).map(drop),
         }
     }
 
@@ -555,6 +698,10 @@ impl Key {
             Key::Iptables => WANT_IPTABLES,
             Key::LocalhostAccess => WANT_SWITCH,
             Key::Color => WANT_COLOR,
+            Key::Watch => WANT_SWITCH,
+            Key::WatchInterval => WANT_INTERVAL,
+            Key::EngineLocal => WANT_ENGINE_LOCAL,
+            Key::DockerCli => WANT_DOCKER_CLI,
         }
     }
 }
@@ -990,7 +1137,7 @@ mod tests {
 
     #[test]
     fn chain_prefix_is_short_upper_and_berths_own() {
-        for good in ["B", "BERTH", "MY_NAT-2", "0123456789ABCDEF"] {
+        for good in ["B", "BERTH", "MY_NAT-2", "0123456789ABCDE"] {
             assert_eq!(parse_chain_prefix(good).as_deref(), Ok(good));
         }
         for bad in [
@@ -999,6 +1146,7 @@ mod tests {
             "BERTH!",
             "B RTH",
             "-BERTH",
+            "0123456789ABCDEF",
             "0123456789ABCDEFG",
         ] {
             assert_eq!(
@@ -1053,7 +1201,7 @@ mod tests {
 
     #[test]
     fn every_key_has_a_name_a_variable_and_round_trips() {
-        assert_eq!(KEYS.len(), 7);
+        assert_eq!(KEYS.len(), 11);
         for key in KEYS {
             assert_eq!(Key::from_name(key.name()), Some(key));
             assert!(key.vars()[0].starts_with("BERTH_"), "{key:?}");
@@ -1134,7 +1282,7 @@ mod tests {
         assert_eq!(
             message,
             "unknown key 'colour' (known: host, default_host_ip, port_range, chain_prefix, \
-             iptables, localhost_access, color)"
+             iptables, localhost_access, color, watch, watch_interval, engine_local, docker_cli)"
         );
         assert_eq!(
             problem("color: auto\n7: x\n").1.get(..15),
@@ -1203,7 +1351,11 @@ mod tests {
              chain_prefix:     BERTH                (default)\n\
              iptables:         auto                 (default)\n\
              localhost_access: on                   (default)\n\
-             color:            never                (from env NO_COLOR)\n"
+             color:            never                (from env NO_COLOR)\n\
+             watch:            on                   (default)\n\
+             watch_interval:   5s                   (default)\n\
+             engine_local:     auto                 (default)\n\
+             docker_cli:       docker               (default)\n"
         );
         let doc = config.show_json();
         assert_eq!(

@@ -201,6 +201,105 @@ impl Engine {
             .map_err(|e| self.error(e))
     }
 
+    /// Containers matching engine-side `filters` (e.g. `label` -> `io.berth.ports`).
+    pub async fn list_filtered(
+        &self,
+        all: bool,
+        filters: &[(&str, &str)],
+    ) -> Result<Vec<ContainerSummary>> {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in filters {
+            map.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        let opts = ListContainersOptionsBuilder::default()
+            .all(all)
+            .filters(&map)
+            .build();
+        self.docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// An image's labels (by ID or name); `None` when there is no such image.
+    pub async fn image_labels(&self, image: &str) -> Result<Option<HashMap<String, String>>> {
+        match self.docker.inspect_image(image).await {
+            Ok(img) => Ok(Some(img.config.and_then(|c| c.labels).unwrap_or_default())),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// The bridge interface of a network: its `com.docker.network.bridge.name` option,
+    /// or the engine's default `br-<id12>`; `None` for a network that is no bridge (or
+    /// is gone).
+    pub async fn bridge_of(&self, network: &str) -> Result<Option<String>> {
+        let net = match self
+            .docker
+            .inspect_network(
+                network,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
+            Ok(n) => n,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(self.error(e)),
+        };
+        if net.driver.as_deref() != Some("bridge") {
+            return Ok(None);
+        }
+        if let Some(name) = net
+            .options
+            .as_ref()
+            .and_then(|o| o.get("com.docker.network.bridge.name"))
+        {
+            return Ok(Some(name.clone()));
+        }
+        let id = net.id.unwrap_or_default();
+        Ok(Some(format!("br-{}", &id[..id.len().min(12)])))
+    }
+
+    /// Whether a network has IPv6 enabled (`EnableIPv6`).
+    pub async fn network_has_ipv6(&self, network: &str) -> Result<bool> {
+        let net = self
+            .docker
+            .inspect_network(
+                network,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(net.enable_ipv6.unwrap_or(false))
+    }
+
+    pub async fn restart(
+        &self,
+        id: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> std::result::Result<(), BollardError> {
+        let mut opts = bollard::query_parameters::RestartContainerOptionsBuilder::default();
+        if let Some(t) = timeout {
+            opts = opts.t(t as i32);
+        }
+        if let Some(s) = signal {
+            opts = opts.signal(s);
+        }
+        self.docker.restart_container(id, Some(opts.build())).await
+    }
+
+    pub async fn kill(
+        &self,
+        id: &str,
+        signal: Option<&str>,
+    ) -> std::result::Result<(), BollardError> {
+        let opts = bollard::query_parameters::KillContainerOptionsBuilder::default()
+            .signal(signal.unwrap_or("KILL"))
+            .build();
+        self.docker.kill_container(id, Some(opts)).await
+    }
+
     /// Every `repo:tag` of the local images.
     pub async fn image_names(&self) -> Result<Vec<String>> {
         let images = self

@@ -45,7 +45,7 @@ fn dry_run_json_needs_no_daemon() {
         .map(|r| r.as_str().unwrap())
         .collect();
     assert!(
-        rules.contains(&"-A BERTH -d 127.0.0.1/32 ! -i docker0 -p udp -m udp --dport 0 -m comment --comment \"berth:CONTAINER_ID\" -j DNAT --to-destination CONTAINER_IP:80"),
+        rules.contains(&"-A BERTH-CONTAINER_ID -d 127.0.0.1/32 ! -i docker0 -p udp -m udp --dport 0 -m comment --comment \"berth:CONTAINER_ID\" -j DNAT --to-destination CONTAINER_IP:80"),
         "{rules:#?}"
     );
     assert!(

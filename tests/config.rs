@@ -390,7 +390,8 @@ fn an_unknown_key_names_file_line_and_the_known_keys() {
         load_err(None, dir.path(), &[]),
         format!(
             "berth: {}:2: unknown key 'colour' (known: host, default_host_ip, port_range, \
-             chain_prefix, iptables, localhost_access, color)",
+             chain_prefix, iptables, localhost_access, color, watch, watch_interval, engine_local, \
+             docker_cli)",
             path.display()
         )
     );
@@ -534,7 +535,11 @@ fn show_prints_every_key_with_its_source() {
              chain_prefix:     MINE                  (from env BERTH_CHAIN_PREFIX)\n\
              iptables:         auto                  (default)\n\
              localhost_access: off                   (from file {p})\n\
-             color:            auto                  (default)\n"
+             color:            auto                  (default)\n\
+             watch:            on                    (default)\n\
+             watch_interval:   5s                    (default)\n\
+             engine_local:     auto                  (default)\n\
+             docker_cli:       docker                (default)\n"
         )
     );
     let doc = config.show_json();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -213,7 +213,7 @@ fn bad_commands_exit_126_and_127_and_leave_nothing() {
 #[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
 fn sigint_stops_a_foreground_run_and_undoes_everything() {
     let name = unique("sigint");
-    let mut child = Command::new(berth_bin())
+    let mut child = berth_cmd()
         .args([
             "run", "--rm", "--name", &name, "-p", "18184:80", "busybox", "sh", "-c",
         ])
@@ -314,7 +314,8 @@ fn start_stop_rm_several_containers() {
         berth_ok(&["start", &a.name, &b.name]),
         format!("{}\n{}\n", a.name, b.name)
     );
-    assert_eq!(rules_of(&id_a).len(), 4);
+    // DNAT, the jump to its chain, hairpin, FORWARD, raw guard
+    assert_eq!(rules_of(&id_a).len(), 5);
     assert!(eventually(5, || curl("http://127.0.0.1:18185/").is_some()));
 
     let o = berth(&["stop", "-t", "1", &b.name, "no-such-container"]);
@@ -369,7 +370,7 @@ fn unreachable_daemon_is_dockers_message_and_125() {
         );
     }
     // DOCKER_HOST is honoured, and tcp:// too
-    let o = Command::new(berth_bin())
+    let o = berth_cmd()
         .arg("ps")
         .env("DOCKER_HOST", "tcp://127.0.0.1:1")
         .output()

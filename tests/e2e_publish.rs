@@ -29,9 +29,10 @@ fn udp(ns: Option<&str>, host: &str, port: u16, text: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
-/// The rules of every golden file load into a real iptables (in a namespace of the
-/// test's own) and iptables-save prints them back unchanged: the plan is written in
-/// the kernel's own form, which `nat sync` relies on to compare.
+/// The rules of every golden file load into a real iptables (ip6tables for the IPv6
+/// ones; in a namespace of the test's own) and iptables-save prints them back
+/// unchanged: the rules are written in the kernel's own form, which the reconciler
+/// relies on to compare.
 #[test]
 #[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
 fn golden_rules_load_and_read_back_identically() {
@@ -41,34 +42,51 @@ fn golden_rules_load_and_read_back_identically() {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    assert!(files.len() >= 6);
+    assert!(files.len() >= 8);
     let base = "*raw\n:BERTH-RAW - [0:0]\nCOMMIT\n*nat\n:BERTH - [0:0]\n:BERTH-POSTROUTING - [0:0]\nCOMMIT\n\
                 *filter\n:BERTH-FORWARD - [0:0]\nCOMMIT\n";
+    let mut v6_files = 0;
     for file in files {
         let rules = std::fs::read_to_string(&file).unwrap();
+        let v6 = file
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("ipv6-");
+        v6_files += usize::from(v6);
+        let tool = if v6 { "ip6tables" } else { "iptables" };
         let ns = unique("golden");
         sh_ok(&format!("ip netns add {ns}"));
         let input = format!("{base}{rules}");
         let loaded = sh(&format!(
-            "printf '%s' '{}' | ip netns exec {ns} iptables-restore --noflush",
+            "printf '%s' '{}' | ip netns exec {ns} {tool}-restore --noflush",
             input.replace('\'', "'\\''")
         ));
-        let saved = sh(&format!("ip netns exec {ns} iptables-save")).1;
+        let saved = sh(&format!("ip netns exec {ns} {tool}-save")).1;
         sh(&format!("ip netns del {ns}"));
         assert!(
             loaded.0,
-            "{}: iptables-restore refused it: {}",
+            "{}: {tool}-restore refused it: {}",
             file.display(),
             loaded.1
         );
-        for line in rules.lines().filter(|l| l.starts_with("-A ")) {
+        let written: Vec<&str> = rules.lines().filter(|l| l.starts_with("-A ")).collect();
+        assert!(!written.is_empty());
+        for line in &written {
             assert!(
-                saved.lines().any(|s| s == line),
+                saved.lines().any(|s| s == *line),
                 "{}: not read back as written:\n{line}\n---\n{saved}",
                 file.display()
             );
         }
+        // the positive control's mirror: what was loaded is all there is of ours
+        let ours = saved
+            .lines()
+            .filter(|l| l.contains("berth:0123456789ab"))
+            .count();
+        assert_eq!(ours, written.len(), "{}:\n{saved}", file.display());
     }
+    assert!(v6_files >= 2, "no IPv6 golden file");
 }
 
 #[test]
@@ -294,7 +312,7 @@ fn run_all_publish_all(names: &[String]) {
     let spawned: Vec<_> = names
         .iter()
         .map(|n| {
-            Command::new(berth_bin())
+            berth_cmd()
                 .args([
                     "run", "-d", "-P", "--name", n, "busybox", "httpd", "-f", "-h", "/www",
                 ])
@@ -356,7 +374,7 @@ fn fifty_parallel_publish_all_get_fifty_ports() {
         .iter()
         .chain(more.iter())
         .map(|n| {
-            Command::new(berth_bin())
+            berth_cmd()
                 .args(["rm", "-f", n])
                 .env_remove("DOCKER_HOST")
                 .output()
@@ -396,7 +414,8 @@ fn nat_sync_repairs_a_flushed_firewall_and_a_moved_container() {
         stdout(&check)
     );
     let dry = berth_ok(&["nat", "sync", "--dry-run"]);
-    assert!(dry.contains("would have restored 4 rules for"), "{dry}");
+    // the jump into the container's chain and the raw guard were flushed
+    assert!(dry.contains("would have restored 2 rules for"), "{dry}");
     assert_eq!(
         curl("http://127.0.0.1:18088/"),
         None,
@@ -409,7 +428,7 @@ fn nat_sync_repairs_a_flushed_firewall_and_a_moved_container() {
     );
     assert!(
         out.contains(&format!(
-            "restored 4 rules for {} ({})",
+            "restored 2 rules for {} ({})",
             web.name,
             web.id12()
         )),
@@ -434,6 +453,7 @@ fn nat_sync_repairs_a_flushed_firewall_and_a_moved_container() {
     let new_ip = web.ip();
     assert_ne!(old_ip, new_ip, "the address did not change");
     let out = berth_ok(&["nat", "sync"]);
+    // DNAT, hairpin, FORWARD and raw guard name the address; the jump does not
     assert!(
         out.contains(&format!("restored 4 rules for {}", web.name)),
         "{out}"
@@ -455,14 +475,14 @@ fn nat_sync_repairs_a_flushed_firewall_and_a_moved_container() {
     let check = berth(&["nat", "check"]);
     assert_eq!(check.status.code(), Some(1));
     assert!(
-        stdout(&check).contains(&format!("orphan: 4 rules of {id12}")),
+        stdout(&check).contains(&format!("orphan: 5 rules of {id12}")),
         "{}",
         stdout(&check)
     );
     let out = berth_ok(&["nat", "sync"]);
     assert!(
         out.contains(&format!(
-            "removed 4 rules of {id12} (container gone or stopped)"
+            "removed 5 rules of {id12} (container gone or stopped)"
         )),
         "{out}"
     );

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const LOCK: &str = "/run/berth/lock";
+const FW_LOCK: &str = "/run/berth/firewall.lock";
+const ALLOC_LOCK: &str = "/run/berth/alloc.lock";
 
 fn berth_rule_count() -> usize {
     sh_ok("iptables-save")
@@ -40,7 +41,7 @@ fn a_failing_iptables_restore_leaves_nothing() {
     }
     let before = berth_rule_count();
     let name = unique("restorefail");
-    let o = Command::new(berth_bin())
+    let o = berth_cmd()
         .args([
             "run", "-d", "--name", &name, "-p", "18091:80", "busybox", "httpd", "-f", "-h", "/www",
         ])
@@ -57,7 +58,10 @@ fn a_failing_iptables_restore_leaves_nothing() {
     assert_eq!(berth_rule_count(), before, "rules were left behind");
     // another berth on the host may hold it for a moment; ours must not keep it
     assert!(
-        eventually(10, || sh(&format!("flock -n {LOCK} true")).0),
+        eventually(10, || sh(&format!(
+            "test -f {FW_LOCK} && flock -n {FW_LOCK} true"
+        ))
+        .0),
         "the lock is still held"
     );
     // and the port is free again
@@ -100,7 +104,7 @@ fn a_container_that_cannot_start_leaves_no_rule_and_no_allocation() {
 
 /// Start `berth run` paused at `step`, wait until it says so, SIGKILL it.
 fn kill_run_at(step: &str, name: &str, port: &str) {
-    let mut child = Command::new(berth_bin())
+    let mut child = berth_cmd()
         .args([
             "run",
             "--rm",
@@ -179,16 +183,17 @@ fn sigkill_at_each_step_then_sync_leaves_no_orphan_and_no_leak() {
 fn the_lock_serialises_and_a_dead_holder_does_not_block() {
     // a live holder makes berth wait
     let mut holder = Command::new("flock")
-        .args(["-o", LOCK, "sleep", "60"])
+        .args(["-o", ALLOC_LOCK, "sleep", "60"])
         .spawn()
         .unwrap();
     assert!(
-        eventually(5, || !sh(&format!("flock -n {LOCK} true")).0),
+        eventually(5, || sh(&format!("test -f {ALLOC_LOCK}")).0
+            && !sh(&format!("flock -n {ALLOC_LOCK} true")).0),
         "holder did not take the lock"
     );
     let name = unique("locked");
     let _g = Container::named(&name);
-    let mut run = Command::new(berth_bin())
+    let mut run = berth_cmd()
         .args([
             "run", "-d", "--name", &name, "-p", "18096:80", "busybox", "httpd", "-f", "-h", "/www",
         ])
@@ -268,7 +273,7 @@ fn parallel_runs_and_removals_mixed_with_sync_three_rounds() {
         let mut children = Vec::new();
         for n in &names {
             children.push(
-                Command::new(berth_bin())
+                berth_cmd()
                     .args([
                         "run", "-d", "-P", "--name", n, "busybox", "httpd", "-f", "-h", "/www",
                     ])
@@ -280,7 +285,7 @@ fn parallel_runs_and_removals_mixed_with_sync_three_rounds() {
         }
         for n in &previous {
             children.push(
-                Command::new(berth_bin())
+                berth_cmd()
                     .args(["rm", "-f", n])
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
@@ -290,7 +295,7 @@ fn parallel_runs_and_removals_mixed_with_sync_three_rounds() {
         }
         for _ in 0..3 {
             children.push(
-                Command::new(berth_bin())
+                berth_cmd()
                     .args(["nat", "sync"])
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
@@ -513,7 +518,7 @@ fn hostile_labels_and_env_never_reach_a_shell_or_a_rule() {
     assert!(eventually(5, || curl("http://127.0.0.1:18105/").is_some()));
     assert!(!marker.exists(), "a hostile value reached a shell");
     let rules = rules_of(&c.id12());
-    assert_eq!(rules.len(), 4, "{rules:#?}");
+    assert_eq!(rules.len(), 5, "{rules:#?}");
     assert!(
         rules
             .iter()

@@ -1,6 +1,6 @@
 //! completions/ and man/ are generated from the command line definitions and committed.
-//! These tests fail when the committed files are stale; `BERTH_REGENERATE=1 cargo test
-//! --test generated` (or `scripts/gen-docs`) writes them anew.
+//! These tests fail when the committed files are stale; `scripts/gen-docs` writes them
+//! anew (these tests never write them).
 
 use std::fs;
 use std::path::Path;
@@ -15,15 +15,7 @@ const SHELLS: [(Shell, &str); 5] = [
     (Shell::PowerShell, "_berth.ps1"),
 ];
 
-fn regenerate() -> bool {
-    std::env::var_os("BERTH_REGENERATE").is_some()
-}
-
 fn check(path: &Path, want: &[u8]) {
-    if regenerate() {
-        fs::write(path, want).unwrap();
-        return;
-    }
     let have = fs::read(path).unwrap_or_default();
     assert!(
         have == want,
@@ -35,7 +27,6 @@ fn check(path: &Path, want: &[u8]) {
 #[test]
 fn completions_are_fresh() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
-    fs::create_dir_all(&dir).unwrap();
     for (shell, file) in SHELLS {
         let mut buf = Vec::new();
         berth::commands::write_completions(shell, &mut buf).unwrap();
@@ -57,21 +48,18 @@ fn man_pages_are_fresh() {
     for want in ["berth.1", "berth-run.1", "berth-nat-ls.1", "berth-ps.1"] {
         assert!(names.iter().any(|n| n == want), "no {want} among {names:?}");
     }
-    fs::create_dir_all(&dir).unwrap();
     for name in &names {
         check(&dir.join(name), &fs::read(tmp.join(name)).unwrap());
     }
-    if !regenerate() {
-        let mut committed: Vec<String> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        committed.sort();
-        assert_eq!(
-            committed, names,
-            "man/ holds pages the code no longer makes"
-        );
-    }
+    let mut committed: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    committed.sort();
+    assert_eq!(
+        committed, names,
+        "man/ holds pages the code no longer makes"
+    );
     fs::remove_dir_all(&tmp).unwrap();
 }
 

@@ -149,7 +149,7 @@ fn check(variant: &str, seed: u64, set: &rulegen::Ruleset) -> Vec<String> {
     }
     let filter = ChainFilter {
         chain: Some(chain.clone()),
-        berth_only: false,
+        berth_only: None,
     };
     let want = &oracle.sections["chain"];
     let got = String::from_utf8(list(save, chain_list_flags, &filter).unwrap()).unwrap();

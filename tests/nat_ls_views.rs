@@ -114,7 +114,7 @@ fn table_view_without_names_and_berth_only() {
     let table = Table::parse(&text);
     let filter = ChainFilter {
         chain: None,
-        berth_only: true,
+        berth_only: Some(berth::firewall::desired::Layout::default()),
     };
     let view = render::table_view(&table, &filter, ListFlags::default(), &HashMap::new());
     assert!(!view.contains("web"), "no engine, no names:\n{view}");
@@ -211,14 +211,14 @@ fn json_has_chains_rules_and_containers() {
 fn json_filters_like_the_listing() {
     let only = ChainFilter {
         chain: Some("DOCKER".into()),
-        berth_only: false,
+        berth_only: None,
     };
     let doc = json(&sample(), &only, &HashMap::new());
     assert_eq!(doc["chains"].as_array().unwrap().len(), 1);
     assert_eq!(doc["chains"][0]["name"], "DOCKER");
     let berth_only = ChainFilter {
         chain: None,
-        berth_only: true,
+        berth_only: Some(berth::firewall::desired::Layout::default()),
     };
     let doc = json(&sample(), &berth_only, &HashMap::new());
     let names: Vec<&str> = doc["chains"]
@@ -234,7 +234,7 @@ fn json_filters_like_the_listing() {
 fn listing_berth_only() {
     let filter = ChainFilter {
         chain: None,
-        berth_only: true,
+        berth_only: Some(berth::firewall::desired::Layout::default()),
     };
     let text = String::from_utf8(list(&sample(), ListFlags::default(), &filter).unwrap()).unwrap();
     assert!(text.starts_with("Chain BERTH (2 references)\n"), "{text}");

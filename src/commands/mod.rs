@@ -1,46 +1,43 @@
 //! One file per subcommand; orchestration only: no value parsing, no rule text.
 
 mod completions;
+mod lifecycle;
 mod man;
 mod nat_ls;
 mod nat_sync;
 mod port;
 mod ps;
+mod restart;
 mod rm;
-mod run;
+pub(crate) mod run;
 mod start;
 mod stop;
 pub mod tty;
 
-pub use completions::{COMPLETE_VAR, complete_containers, complete_images, write_completions};
+pub use completions::write_completions;
 pub use man::write_man_pages;
 
 use crate::cli::{Cli, Command, ConfigCommand, Format, NatCommand};
 use crate::config::{self, Config};
 use crate::error::Result;
+use crate::settings::Settings;
 
 /// What every command may need from the global options and the config.
 pub struct Context {
-    /// The engine address (`-H`, `BERTH_HOST`, `DOCKER_HOST`, the file, or the default).
-    pub host: String,
     pub debug: bool,
     pub config: Config,
+    pub settings: Settings,
 }
 
 /// Run the parsed command line. A bad config stops every command.
 pub fn dispatch(cli: Cli) -> Result<()> {
-    let config = config::load(cli.host.as_deref(), cli.config.as_deref(), &|n| {
-        std::env::var(n).ok()
-    })?;
-    crate::nat::plan::set_layout(crate::nat::plan::Layout::new(
-        &config.chain_prefix.value,
-        config.localhost_access.value,
-    ));
-    crate::publish::set_settings(crate::publish::Settings::from(&config));
+    let env = |n: &str| std::env::var(n).ok();
+    let config = config::load(cli.host.as_deref(), cli.config.as_deref(), &env)?;
+    let settings = Settings::new(&config, cli.config.clone(), &env);
     let ctx = Context {
-        host: config.host.value.clone(),
         debug: cli.debug,
         config,
+        settings,
     };
     match cli.command {
         Command::Run(args) => run::run(&ctx, &args),
@@ -48,7 +45,10 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Port(args) => port::run(&ctx, &args),
         Command::Start(args) => start::run(&ctx, &args),
         Command::Stop(args) => stop::run(&ctx, &args),
+        Command::Restart(args) => restart::restart(&ctx, &args),
+        Command::Kill(args) => restart::kill(&ctx, &args),
         Command::Rm(args) => rm::run(&ctx, &args),
+        Command::Watch(args) => crate::watch::run(&ctx.settings, &args),
         Command::Nat(NatCommand::Ls(args)) => nat_ls::run(&ctx, &args),
         Command::Nat(NatCommand::Sync(args)) => nat_sync::run(&ctx, &args),
         Command::Nat(NatCommand::Check) => nat_sync::check(&ctx),

@@ -22,11 +22,11 @@ use crate::nat::variant::{Tool, Variant};
 const EXIT_NO_CHAIN: u8 = 1;
 
 pub fn run(ctx: &Context, args: &NatLsArgs) -> Result<()> {
-    let variant = *crate::publish::firewall()?.variant();
+    let variant = crate::firewall::variant(ctx.settings.iptables)?;
     let program = variant.program(Tool::Save)?;
     let filter = ChainFilter {
         chain: args.chain.clone(),
-        berth_only: args.berth,
+        berth_only: args.berth.then(|| ctx.settings.layout.clone()),
     };
     let flags = ListFlags {
         verbose: args.verbose,
@@ -62,7 +62,7 @@ pub fn run(ctx: &Context, args: &NatLsArgs) -> Result<()> {
             generator: table.generator.map(str::to_string),
         }));
     }
-    let names = container_names(&ctx.host);
+    let names = container_names(&ctx.settings.host);
     let mut out = io::BufWriter::new(io::stdout().lock());
     if args.format == Format::Json {
         serde_json::to_writer(&mut out, &render::json(&table, &filter, &names))

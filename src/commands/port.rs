@@ -11,7 +11,6 @@ use crate::commands::Context;
 use crate::display;
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
-use crate::publish;
 
 /// One published port: container port -> host address.
 #[derive(Debug, Serialize)]
@@ -28,7 +27,7 @@ pub fn run(ctx: &Context, args: &PortArgs) -> Result<()> {
         Some(raw) => Some(parse_port(raw).map_err(|message| Error::Message { message, code: 1 })?),
     };
     let mappings = engine::block_on(async {
-        let engine = Engine::connect(&ctx.host).await?;
+        let engine = Engine::connect(&ctx.settings.host).await?;
         let c = engine
             .inspect(&args.container)
             .await
@@ -36,7 +35,7 @@ pub fn run(ctx: &Context, args: &PortArgs) -> Result<()> {
         let running = c.state.as_ref().and_then(|s| s.running).unwrap_or(false);
         let mut out = Vec::new();
         let labels = c.config.as_ref().and_then(|c| c.labels.as_ref());
-        if let Some(published) = publish::published_of(labels) {
+        if let Some(published) = crate::model::published_of(labels) {
             if running {
                 for p in &published {
                     for (h, cport) in p.pairs() {

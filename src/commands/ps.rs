@@ -15,11 +15,10 @@ use crate::commands::Context;
 use crate::display::{self, PortEntry};
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
-use crate::publish;
 
 pub fn run(ctx: &Context, args: &PsArgs) -> Result<()> {
     let containers = engine::block_on(async {
-        let engine = Engine::connect(&ctx.host).await?;
+        let engine = Engine::connect(&ctx.settings.host).await?;
         engine.list(args.all).await
     })?;
     let now = SystemTime::now()
@@ -356,7 +355,7 @@ pub fn port_entries(c: &ContainerSummary) -> Vec<PortEntry> {
     let running = c.state == Some(ContainerSummaryStateEnum::RUNNING);
     let mut entries = Vec::new();
     let published = if running {
-        publish::published_of(c.labels.as_ref())
+        crate::model::published_of(c.labels.as_ref())
     } else {
         None
     };

@@ -2,8 +2,9 @@
 //! foreground) stream its output and exit with its status, like `docker run`.
 //!
 //! Order of work, each step undone if a later one fails or the user interrupts:
-//! parse ports (pure) -> image (pull if missing) -> lock + allocate host ports ->
-//! create (label `io.berth.ports`) -> start -> write rules -> unlock -> report.
+//! parse ports (pure) -> image (pull if missing) -> allocation lock: allocate host
+//! ports, create (labels `io.berth.ports` + its seal) -> start -> reconcile (the
+//! container's rules, in one transaction per family) -> report.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,26 +17,29 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
-use crate::alloc::{self, PORTS_LABEL, Published};
+use crate::alloc;
 use crate::cli::{Format, RunArgs};
 use crate::commands::Context;
 use crate::commands::tty::{RawMode, terminal_size};
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
-use crate::nat::plan::{self, Target};
+use crate::firewall::desired;
+use crate::firewall::host;
+use crate::lock::Lock;
+use crate::model::{Family, PORTS_LABEL, Published, RUN_LABEL, SEAL_LABEL};
 use crate::portspec::{self, Port, PortSpecs};
-use crate::publish::{self, Publisher};
+use crate::reconcile::{self, Options, Reconciler, Scope};
 
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
     let specs = portspec::parse_all(&args.publish, &args.expose, args.publish_all)
         .map_err(|e| Error::usage("run", e.0))?;
     if args.dry_run {
-        return dry_run(args, &specs);
+        return dry_run(ctx, args, &specs);
     }
     let config = container_config(args).map_err(|e| Error::usage("run", e))?;
-    if !specs.bindings.is_empty() || args.publish_all {
+    if (!specs.bindings.is_empty() || args.publish_all) && !host::may_change_firewall() {
         // before anything exists: a container berth could not publish is not created
-        crate::nat::apply::check_permission()?;
+        return Err(Error::failed(host::NEED_ROOT));
     }
     engine::block_on(run_async(ctx, args, specs, config))
 }
@@ -44,7 +48,6 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
 #[derive(Default)]
 struct Undo {
     container: Option<String>,
-    rules: bool,
 }
 
 async fn run_async(
@@ -53,11 +56,13 @@ async fn run_async(
     specs: PortSpecs,
     body: ContainerCreateBody,
 ) -> Result<()> {
-    let engine = Engine::connect(&ctx.host)
+    let engine = Engine::connect(&ctx.settings.host)
         .await
         .map_err(|e| run_error(&e))?;
+    let fw = crate::firewall::iptables(ctx.settings.iptables)?;
+    let rec = Reconciler::new(&engine, &fw, &ctx.settings);
     let undo = Rc::new(RefCell::new(Undo::default()));
-    let setup = setup(&engine, args, specs, body, undo.clone());
+    let setup = setup(ctx, &rec, args, specs, body, undo.clone());
     let started = tokio::select! {
         r = setup => r,
         _ = interrupted() => Err(Error::Exit(130)),
@@ -66,15 +71,18 @@ async fn run_async(
         Ok(s) => s,
         Err(e) => {
             let done = std::mem::take(&mut *undo.borrow_mut());
-            rollback(&engine, &done).await;
+            rollback(&rec, &done).await;
             return Err(e);
         }
     };
     if args.detach {
         println!("{}", started.id);
+        if started.published {
+            crate::watch::ensure_running(&ctx.settings);
+        }
         return Ok(());
     }
-    foreground(&engine, args, started).await
+    foreground(&rec, args, started).await
 }
 
 /// A started container, and what the foreground part needs of it.
@@ -87,12 +95,14 @@ struct Started {
 }
 
 async fn setup(
-    engine: &Engine,
+    ctx: &Context,
+    rec: &Reconciler<'_>,
     args: &RunArgs,
     mut specs: PortSpecs,
     mut body: ContainerCreateBody,
     undo: Rc<RefCell<Undo>>,
 ) -> Result<Started> {
+    let engine = rec.engine;
     let image = args.image();
     let exposed = match engine
         .image_exposed_ports(image)
@@ -131,28 +141,39 @@ async fn setup(
         specs.bindings.clear();
     }
 
-    // Allocate under the lock, which is held until the rules are written; the tables
-    // read here serve the write too (berth cannot change them meanwhile, and the base
-    // layout is checked against the kernel again before anything is created).
-    let mut publisher = None;
+    // Allocate under the allocation lock, held until the container (and so its label,
+    // which holds the ports from then on) exists.
     let mut published: Vec<Published> = Vec::new();
-    if !specs.bindings.is_empty() {
-        let p = Publisher::open()?;
-        let save = p.fw.save_all()?;
-        let all = engine.list(true).await?;
-        published =
-            publish::allocate(&specs, &publish::taken(&save, &all)).map_err(|e| run_error(&e))?;
+    let id = if specs.bindings.is_empty() {
+        engine
+            .create(args.name.as_deref(), body)
+            .await
+            .map_err(|e| run_error(&e))?
+    } else {
+        check_families(engine, args.network.as_deref(), &specs).await?;
+        let key = rec.key().cloned().ok_or_else(|| {
+            Error::failed(format!(
+                "cannot read or create {}",
+                ctx.settings.key_path.display()
+            ))
+        })?;
+        let _alloc =
+            Lock::acquire(&ctx.settings.alloc_lock()).map_err(|e| Error::failed(e.to_string()))?;
+        let taken = reconcile::ports::taken(engine, rec.fw).await?;
+        published = alloc::allocate(&specs, &taken, &reconcile::ports::pool(&ctx.settings))
+            .map_err(|e| Error::usage("run", e.0))?;
+        let label = alloc::to_label(&published);
+        let seal = key.seal(&label)?;
         let labels = body.labels.get_or_insert_with(HashMap::new);
-        labels.insert(PORTS_LABEL.to_string(), alloc::to_label(&published));
-        publisher = Some((p, save));
-    }
-
-    let id = engine
-        .create(args.name.as_deref(), body)
-        .await
-        .map_err(|e| run_error(&e))?;
+        labels.insert(PORTS_LABEL.to_string(), label);
+        labels.insert(SEAL_LABEL.to_string(), seal);
+        engine
+            .create(args.name.as_deref(), body)
+            .await
+            .map_err(|e| run_error(&e))?
+    };
     undo.borrow_mut().container = Some(id.clone());
-    publish::test_pause("after-create");
+    ctx.settings.pause("after-create");
 
     let attach = if args.detach {
         None
@@ -206,19 +227,11 @@ async fn setup(
             message,
         });
     }
-    publish::test_pause("after-start");
+    ctx.settings.pause("after-start");
 
-    if let Some((p, save)) = &publisher {
-        let inspect = engine.inspect(&id).await.map_err(|e| engine.error(e))?;
-        let Some(target) = publish::target_of(engine, &inspect).await? else {
-            return Err(Error::failed(
-                "the container has no IPv4 address on a bridge network: cannot publish its ports",
-            ));
-        };
-        undo.borrow_mut().rules = true;
-        publish::attach(&p.fw, save, &target, &published)?;
+    if !published.is_empty() {
+        publish_started(rec, &id).await?;
     }
-    drop(publisher);
     Ok(Started {
         id,
         attach,
@@ -227,18 +240,88 @@ async fn setup(
     })
 }
 
-/// Undo what `setup` did: rules first, then the container.
-async fn rollback(engine: &Engine, undo: &Undo) {
-    let Some(id) = &undo.container else { return };
-    if undo.rules
-        && let Ok(fw) = crate::publish::firewall()
-    {
-        let _ = publish::release(&fw, std::slice::from_ref(id));
+/// Write a started container's rules; any binding left unpublished is an error.
+pub async fn publish_started(rec: &Reconciler<'_>, id: &str) -> Result<()> {
+    let report = rec
+        .reconcile(
+            &Scope::Containers(vec![id.to_string()]),
+            &Options::default(),
+        )
+        .await?;
+    let Some(id12) = crate::model::Id12::new(id) else {
+        return Ok(());
+    };
+    if let Some(note) = report.notes_of(&id12).next() {
+        return Err(Error::failed(note.problem.to_string()));
     }
-    let _ = engine.remove(id, true, true).await;
+    if !report.published.contains(&id12) {
+        return Err(Error::failed(
+            "the container has no address on a bridge network: cannot publish its ports",
+        ));
+    }
+    Ok(())
 }
 
-async fn foreground(engine: &Engine, args: &RunArgs, started: Started) -> Result<()> {
+/// What the kernel cannot NAT, refused before anything exists: IPv6 loopback
+/// bindings, and IPv6 addresses on a network without IPv6.
+async fn check_families(engine: &Engine, network: Option<&str>, specs: &PortSpecs) -> Result<()> {
+    let v6: Vec<&portspec::Mapping> = specs
+        .bindings
+        .iter()
+        .filter(|m| m.binding.host_ip.contains(':'))
+        .collect();
+    if let Some(m) = v6.iter().find(|m| {
+        m.binding
+            .host_ip
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+    }) {
+        return Err(Error::usage(
+            "run",
+            format!(
+                "cannot publish {}: the kernel does not forward IPv6 loopback traffic to a container (IPv6 has no route_localnet); publish on 127.0.0.1, or on an IPv6 address of this host",
+                portspec::render(m)
+            ),
+        ));
+    }
+    let Some(m) = v6.first() else { return Ok(()) };
+    let net = match network {
+        None | Some("default") => "bridge",
+        Some(n) => n,
+    };
+    if !engine.network_has_ipv6(net).await? {
+        return Err(Error::usage(
+            "run",
+            format!(
+                "cannot publish {}: network {net} has no IPv6 (create one with docker network create --ipv6)",
+                portspec::render(m)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Undo what `setup` did: the container goes, then its rules (whatever of them landed).
+async fn rollback(rec: &Reconciler<'_>, undo: &Undo) {
+    let Some(id) = &undo.container else { return };
+    if let Err(e) = rec.engine.remove(id, true, true).await
+        && !engine::is_not_found(&e)
+    {
+        eprintln!(
+            "berth: cannot remove container {id}: {}",
+            rec.engine.message(&e)
+        );
+    }
+    if let Err(e) = rec
+        .reconcile(&Scope::Containers(vec![id.clone()]), &Options::default())
+        .await
+    {
+        eprintln!("berth: cannot remove the rules of {id}: {e}");
+    }
+}
+
+async fn foreground(rec: &Reconciler<'_>, args: &RunArgs, started: Started) -> Result<()> {
+    let engine = rec.engine;
     let Started {
         id,
         attach,
@@ -274,6 +357,7 @@ async fn foreground(engine: &Engine, args: &RunArgs, started: Started) -> Result
     let mut code: Option<i64> = None;
     let mut stdout = io::stdout();
     let mut stderr = io::stderr();
+    let scope = Scope::Containers(vec![id.clone()]);
     loop {
         tokio::select! {
             item = async { output.as_mut().unwrap().next().await }, if !output_done => {
@@ -309,6 +393,13 @@ async fn foreground(engine: &Engine, args: &RunArgs, started: Started) -> Result
                     output_done = true;
                 } else {
                     stopping = true;
+                    if published {
+                        // the ports go dark before the engine lets the address go
+                        let withdraw = Options { withdraw: vec![id.clone()], ..Options::default() };
+                        if let Err(e) = rec.reconcile(&scope, &withdraw).await {
+                            eprintln!("berth: {e}");
+                        }
+                    }
                     if let Err(e) = engine.stop(&id, None, None).await
                         && crate::engine::is_not_found(&e)
                     {
@@ -324,8 +415,8 @@ async fn foreground(engine: &Engine, args: &RunArgs, started: Started) -> Result
         }
     }
     drop(raw);
-    if published && let Ok(fw) = crate::publish::firewall() {
-        let _ = publish::release(&fw, std::slice::from_ref(&id));
+    if published && let Err(e) = rec.reconcile(&scope, &Options::default()).await {
+        eprintln!("berth: {e}");
     }
     let code = code.unwrap_or(0);
     if code == 0 {
@@ -391,6 +482,13 @@ fn run_error(e: &Error) -> Error {
 
 /// The engine's container config for everything but ports.
 fn container_config(args: &RunArgs) -> std::result::Result<ContainerCreateBody, String> {
+    let restart = crate::runspec::parse_restart(&args.restart)?;
+    if let Some(name) = crate::runspec::unknown_restart_name(&args.restart) {
+        return Err(format!(
+            "Error response from daemon: invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+        ));
+    }
+    crate::runspec::check_rm_restart(args.rm, &args.restart)?;
     let mut env = Vec::new();
     for file in &args.env_file {
         let text =
@@ -408,14 +506,11 @@ fn container_config(args: &RunArgs) -> std::result::Result<ContainerCreateBody, 
     }
     let mut labels = HashMap::new();
     // which berth made it: `nat sync` reaps --rm containers a killed berth never started
-    labels.insert(
-        publish::RUN_LABEL.to_string(),
-        std::process::id().to_string(),
-    );
+    labels.insert(RUN_LABEL.to_string(), std::process::id().to_string());
     for l in &args.label {
         let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-        if k == PORTS_LABEL {
-            return Err(format!("the label {PORTS_LABEL} is berth's own"));
+        if k.starts_with(crate::model::LABEL_PREFIX) {
+            return Err(format!("the label {k} is berth's own"));
         }
         labels.insert(k.to_string(), v.to_string());
     }
@@ -442,6 +537,7 @@ fn container_config(args: &RunArgs) -> std::result::Result<ContainerCreateBody, 
         attach_stderr: Some(!args.detach),
         host_config: Some(HostConfig {
             auto_remove: Some(args.rm),
+            restart_policy: Some(restart),
             network_mode: args.network.clone(),
             ..Default::default()
         }),
@@ -458,19 +554,29 @@ fn push_env(env: &mut Vec<String>, entry: &str) {
     }
 }
 
-fn dry_run(args: &RunArgs, specs: &PortSpecs) -> Result<()> {
+fn dry_run(ctx: &Context, args: &RunArgs, specs: &PortSpecs) -> Result<()> {
     // Rules are shown for the ports as they would be published; the container's ID and
     // address are not known before it exists, so they appear as placeholders.
-    let published = preview(specs);
-    let target = Target {
-        id12: "CONTAINER_ID".into(),
-        ip: [0, 0, 0, 0].into(),
-        bridge: "docker0".into(),
-    };
-    let rules = plan::plan(&target, &published)
-        .restore_text()
-        .replace("0.0.0.0/32", "CONTAINER_IP/32")
-        .replace("--to-destination 0.0.0.0", "--to-destination CONTAINER_IP");
+    let published = preview(specs, ctx.settings.default_host_ip);
+    let layout = &ctx.settings.layout;
+    let mut rules = [String::new(), String::new()];
+    for (i, (family, ip)) in [(Family::V4, "CONTAINER_IP"), (Family::V6, "CONTAINER_IPV6")]
+        .into_iter()
+        .enumerate()
+    {
+        let rs = desired::rules_text(
+            layout,
+            family,
+            "berth:CONTAINER_ID",
+            &format!("{}-CONTAINER_ID", layout.dnat),
+            ip,
+            "docker0",
+            &published,
+            true,
+            true,
+        );
+        rules[i] = rs.restore_text();
+    }
     let mut out = io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -485,15 +591,15 @@ fn dry_run(args: &RunArgs, specs: &PortSpecs) -> Result<()> {
 }
 
 /// The bindings with host ports as far as they are known without the host: explicit
-/// ports as given, a host range by its first port, ephemeral ports as 0.
-fn preview(specs: &PortSpecs) -> Vec<Published> {
-    specs
-        .bindings
-        .iter()
-        .map(|m| Published {
+/// ports as given (runs merged), a host range by its first port, ephemeral ports as 0.
+fn preview(specs: &PortSpecs, default_ip: std::net::IpAddr) -> Vec<Published> {
+    let mut out: Vec<Published> = Vec::new();
+    for m in &specs.bindings {
+        let named: Option<std::net::IpAddr> = m.binding.host_ip.parse().ok();
+        let p = Published {
             proto: m.port.proto.clone(),
             container_port: m.port.number,
-            host_ip: m.binding.host_ip.parse().unwrap_or([0, 0, 0, 0].into()),
+            host_ip: named.unwrap_or(default_ip),
             host_port: m
                 .binding
                 .host_port
@@ -502,8 +608,21 @@ fn preview(specs: &PortSpecs) -> Vec<Published> {
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0),
             count: 1,
-        })
-        .collect()
+            dual: named.is_none() && default_ip.is_unspecified(),
+        };
+        if let Some(last) = out.last_mut()
+            && p.host_port != 0
+            && last.proto == p.proto
+            && last.host_ip == p.host_ip
+            && u32::from(last.host_end()) + 1 == u32::from(p.host_port)
+            && u32::from(last.container_end()) + 1 == u32::from(p.container_port)
+        {
+            last.count += 1;
+            continue;
+        }
+        out.push(p);
+    }
+    out
 }
 
 /// The `--dry-run --format json` document.
@@ -511,7 +630,10 @@ fn preview(specs: &PortSpecs) -> Vec<Published> {
 struct DryRun {
     exposed: Vec<String>,
     bindings: Vec<JsonBinding>,
+    /// iptables-restore input (IPv4)
     rules: Vec<String>,
+    /// ip6tables-restore input, for a container with an IPv6 address
+    rules6: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -522,7 +644,7 @@ struct JsonBinding {
 }
 
 impl DryRun {
-    fn new(specs: &PortSpecs, rules: &str) -> Self {
+    fn new(specs: &PortSpecs, rules: &[String; 2]) -> Self {
         DryRun {
             exposed: specs.exposed.iter().map(ToString::to_string).collect(),
             bindings: specs
@@ -534,7 +656,8 @@ impl DryRun {
                     host_port: m.binding.host_port.clone(),
                 })
                 .collect(),
-            rules: rules.lines().map(str::to_string).collect(),
+            rules: rules[0].lines().map(str::to_string).collect(),
+            rules6: rules[1].lines().map(str::to_string).collect(),
         }
     }
 }
@@ -543,7 +666,7 @@ fn write_plan(
     out: &mut impl Write,
     args: &RunArgs,
     specs: &PortSpecs,
-    rules: &str,
+    rules: &[String; 2],
 ) -> io::Result<()> {
     writeln!(out, "image:    {}", args.image())?;
     if !args.command().is_empty() {
@@ -570,12 +693,21 @@ fn write_plan(
             "          and every port the image exposes, each on a free host port"
         )?;
     }
-    if !rules.is_empty() {
+    if !rules[0].is_empty() {
         writeln!(
             out,
             "rules (iptables-restore --noflush; free host ports shown as 0):"
         )?;
-        for line in rules.lines() {
+        for line in rules[0].lines() {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    if !rules[1].is_empty() {
+        writeln!(
+            out,
+            "IPv6 rules (ip6tables-restore --noflush), where the container has an IPv6 address:"
+        )?;
+        for line in rules[1].lines() {
             writeln!(out, "  {line}")?;
         }
     }

@@ -1,24 +1,35 @@
-//! `berth start`: start stopped containers and write their rules again, with their
-//! new addresses.
+//! `berth start`: start stopped containers and publish their ports at their new
+//! addresses. A container berth cannot publish is stopped again.
 
 use crate::cli::StartArgs;
 use crate::commands::Context;
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
-use crate::publish::{self, Publisher};
+use crate::firewall::host;
+use crate::model::PORTS_LABEL;
+use crate::reconcile::Reconciler;
 
 pub fn run(ctx: &Context, args: &StartArgs) -> Result<()> {
     engine::block_on(async {
-        let engine = Engine::connect(&ctx.host).await?;
+        let engine = Engine::connect(&ctx.settings.host).await?;
+        let fw = crate::firewall::iptables(ctx.settings.iptables)?;
+        let rec = Reconciler::new(&engine, &fw, &ctx.settings);
         let mut failed = Vec::new();
+        let mut published = false;
         for name in &args.containers {
-            match start_one(&engine, name).await {
-                Ok(()) => println!("{name}"),
+            match start_one(&rec, name).await {
+                Ok(p) => {
+                    published |= p;
+                    println!("{name}");
+                }
                 Err(e) => {
                     eprintln!("{}", e.to_string().trim_start_matches("berth: "));
                     failed.push(name.clone());
                 }
             }
+        }
+        if published {
+            crate::watch::ensure_running(&ctx.settings);
         }
         if failed.is_empty() {
             Ok(())
@@ -31,27 +42,31 @@ pub fn run(ctx: &Context, args: &StartArgs) -> Result<()> {
     })
 }
 
-async fn start_one(engine: &Engine, name: &str) -> Result<()> {
+/// Start one container; true when it has ports berth published.
+async fn start_one(rec: &Reconciler<'_>, name: &str) -> Result<bool> {
+    let engine = rec.engine;
     let before = engine.inspect(name).await.map_err(|e| engine.error(e))?;
-    let labels = before.config.as_ref().and_then(|c| c.labels.as_ref());
-    let published = publish::published_of(labels);
+    let id = before.id.clone().unwrap_or_default();
+    let publishes = before
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .is_some_and(|l| l.contains_key(PORTS_LABEL));
     // check before starting: a container berth cannot publish stays stopped
-    let publisher = match &published {
-        Some(p) if !p.is_empty() => Some(Publisher::open()?),
-        _ => None,
-    };
-    engine.start(name).await.map_err(|e| engine.error(e))?;
-    if let (Some(p), Some(published)) = (publisher, published) {
-        let c = engine.inspect(name).await.map_err(|e| engine.error(e))?;
-        let Some(target) = publish::target_of(engine, &c).await? else {
-            return Ok(());
-        };
-        let save = p.fw.save_all()?;
-        if let Err(e) = publish::attach(&p.fw, &save, &target, &published) {
-            // started without its ports would be a half-done start: stop it again
-            let _ = engine.stop(name, None, None).await;
-            return Err(e);
-        }
+    if publishes && !host::may_change_firewall() {
+        return Err(Error::failed(host::NEED_ROOT));
     }
-    Ok(())
+    engine.start(&id).await.map_err(|e| engine.error(e))?;
+    if publishes && let Err(e) = crate::commands::run::publish_started(rec, &id).await {
+        // started without its ports would be a half-done start: stop it again
+        let _ = engine.stop(&id, None, None).await;
+        let _ = rec
+            .reconcile(
+                &crate::reconcile::Scope::Containers(vec![id.clone()]),
+                &Default::default(),
+            )
+            .await;
+        return Err(e);
+    }
+    Ok(publishes)
 }

@@ -1,8 +1,6 @@
-//! berth's NAT and filter rules: reading the kernel's tables (`save`, `variant`),
-//! showing them (`render`).
+//! Reading the kernel's tables (`save`, `variant`) and showing them (`render`). Writing
+//! them is the reconciler's (`crate::firewall`, `crate::reconcile`).
 
-pub mod apply;
-pub mod plan;
 pub mod render;
 pub mod save;
 pub mod variant;

@@ -32,8 +32,8 @@ pub struct ListFlags {
 pub struct ChainFilter {
     /// Only this chain (`iptables -L CHAIN`).
     pub chain: Option<String>,
-    /// Only berth's chains (the configured prefix, BERTH by default).
-    pub berth_only: bool,
+    /// Only berth's chains (those of this layout: the configured prefix).
+    pub berth_only: Option<crate::firewall::desired::Layout>,
 }
 
 impl ChainFilter {
@@ -43,7 +43,7 @@ impl ChainFilter {
         {
             return false;
         }
-        !self.berth_only || crate::nat::plan::layout().owns(name)
+        self.berth_only.as_ref().is_none_or(|l| l.owns(name))
     }
 }
 
@@ -1465,7 +1465,7 @@ mod tests {
             ListFlags::default(),
             &ChainFilter {
                 chain: Some("DOCKER".into()),
-                berth_only: false,
+                berth_only: None,
             },
         )
         .unwrap_err();

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::{Error, Result};
+use crate::model::Family;
 
 /// The environment variable that picks the variant by hand.
 pub const ENV: &str = "BERTH_IPTABLES";
@@ -30,15 +31,6 @@ pub enum Tool {
     Iptables = 0,
     Save = 1,
     Restore = 2,
-}
-
-/// The binaries of one variant, found on this host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binaries {
-    pub variant: Variant,
-    pub iptables: PathBuf,
-    pub save: PathBuf,
-    pub restore: PathBuf,
 }
 
 impl fmt::Display for Variant {
@@ -88,28 +80,42 @@ impl Variant {
 
     /// Names to look for, most specific first: (iptables, save, restore).
     fn names(self) -> [[&'static str; 2]; 3] {
-        match self {
-            Variant::Nft => [
+        self.names_for(Family::V4)
+    }
+
+    /// Names to look for in one family (ip6tables for IPv6), most specific first.
+    fn names_for(self, family: Family) -> [[&'static str; 2]; 3] {
+        match (self, family) {
+            (Variant::Nft, Family::V4) => [
                 ["iptables-nft", "iptables"],
                 ["iptables-nft-save", "iptables-save"],
                 ["iptables-nft-restore", "iptables-restore"],
             ],
-            Variant::Legacy => [
+            (Variant::Legacy, Family::V4) => [
                 ["iptables-legacy", "iptables"],
                 ["iptables-legacy-save", "iptables-save"],
                 ["iptables-legacy-restore", "iptables-restore"],
             ],
+            (Variant::Nft, Family::V6) => [
+                ["ip6tables-nft", "ip6tables"],
+                ["ip6tables-nft-save", "ip6tables-save"],
+                ["ip6tables-nft-restore", "ip6tables-restore"],
+            ],
+            (Variant::Legacy, Family::V6) => [
+                ["ip6tables-legacy", "ip6tables"],
+                ["ip6tables-legacy-save", "ip6tables-save"],
+                ["ip6tables-legacy-restore", "ip6tables-restore"],
+            ],
         }
     }
 
-    /// This variant's binaries on this host.
-    pub fn binaries(self) -> Result<Binaries> {
-        Ok(Binaries {
-            variant: self,
-            iptables: self.program(Tool::Iptables)?,
-            save: self.program(Tool::Save)?,
-            restore: self.program(Tool::Restore)?,
-        })
+    /// The name to run for one tool of this variant in one family.
+    pub fn command_for(self, family: Family, tool: Tool) -> &'static str {
+        let names = self.names_for(family)[tool as usize];
+        names
+            .into_iter()
+            .find(|n| find_program(n).is_some())
+            .unwrap_or(names[0])
     }
 
     /// The host's variant (see [`detect`]).
@@ -134,11 +140,7 @@ impl Variant {
     }
 
     fn command(self, tool: Tool) -> &'static str {
-        let names = self.names()[tool as usize];
-        names
-            .into_iter()
-            .find(|n| find_program(n).is_some())
-            .unwrap_or(names[0])
+        self.command_for(Family::V4, tool)
     }
 
     /// One of this variant's binaries: `iptables-nft-save`, or plain `iptables-save`
@@ -159,14 +161,17 @@ fn not_found(name: &str, variant: Variant) -> Error {
     ))
 }
 
-/// The variant the host uses: `BERTH_IPTABLES`, else what `iptables` is.
-pub fn detect() -> Result<Variant> {
-    if let Some(value) = std::env::var_os(ENV) {
-        let value = value.to_string_lossy();
-        if !value.trim().is_empty() {
-            return Variant::from_override(&value).map_err(Error::failed);
-        }
+/// nf_tables for legacy and the other way round.
+pub fn other(v: Variant) -> Variant {
+    match v {
+        Variant::Nft => Variant::Legacy,
+        Variant::Legacy => Variant::Nft,
     }
+}
+
+/// The variant the host uses: what `iptables` is (the config's `iptables` key, from
+/// the file or `BERTH_IPTABLES`, overrides this; see `config`).
+pub fn detect() -> Result<Variant> {
     let Some(iptables) = find_program("iptables") else {
         // no plain `iptables`: whichever variant is installed
         return [Variant::Nft, Variant::Legacy]

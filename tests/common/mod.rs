@@ -21,14 +21,18 @@ pub fn berth_bin() -> &'static str {
     env!("CARGO_BIN_EXE_berth")
 }
 
+/// The berth binary as the tests run it: the local engine, and no watcher started
+/// behind a test's back (the watch tests start their own).
+pub fn berth_cmd() -> Command {
+    let mut c = Command::new(berth_bin());
+    c.env_remove("DOCKER_HOST").env("BERTH_WATCH", "off");
+    c
+}
+
 /// Run berth with `args`; returns its output.
 pub fn berth(args: &[&str]) -> Output {
     tidy_once();
-    Command::new(berth_bin())
-        .args(args)
-        .env_remove("DOCKER_HOST")
-        .output()
-        .expect("run berth")
+    berth_cmd().args(args).output().expect("run berth")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -124,9 +128,8 @@ impl Container {
 
 impl Drop for Container {
     fn drop(&mut self) {
-        let _ = Command::new(berth_bin())
+        let _ = berth_cmd()
             .args(["rm", "-f", &self.name])
-            .env_remove("DOCKER_HOST")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -292,9 +295,6 @@ pub fn tidy_once() {
                 sh(&format!("ip link del {name}"));
             }
         }
-        let _ = Command::new(berth_bin())
-            .args(["nat", "sync"])
-            .env_remove("DOCKER_HOST")
-            .output();
+        let _ = berth_cmd().args(["nat", "sync"]).output();
     });
 }

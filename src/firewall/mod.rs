@@ -1,0 +1,31 @@
+//! Rules as data, and the one place that reads and writes them.
+//!
+//! `desired` (bindings + endpoint + layout -> rules), `actual` (iptables-save text ->
+//! berth's chains, jumps and rules by container) and `diff` (-> one restore text per
+//! family) are pure; `backend` is the only code that runs iptables; `host` holds the
+//! kernel switches and sockets around the rules. The reconciler (`crate::reconcile`)
+//! puts them together.
+
+pub mod actual;
+pub mod backend;
+pub mod desired;
+pub mod diff;
+pub mod host;
+
+use crate::config::IptablesChoice;
+use crate::error::Result;
+use crate::nat::variant::Variant;
+
+/// The host's iptables in the configured variant, or the one the host uses.
+pub fn iptables(choice: IptablesChoice) -> Result<backend::Iptables> {
+    Ok(backend::Iptables::new(variant(choice)?))
+}
+
+/// The configured variant, or the one the host uses.
+pub fn variant(choice: IptablesChoice) -> Result<Variant> {
+    Ok(match choice {
+        IptablesChoice::Auto => Variant::detect()?,
+        IptablesChoice::Nft => Variant::Nft,
+        IptablesChoice::Legacy => Variant::Legacy,
+    })
+}

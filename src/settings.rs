@@ -1,0 +1,103 @@
+//! Settings as one value: the config (file, environment, flags; see `config`) resolved
+//! into what the layers below need, passed down by reference from `app`. Nothing below
+//! this reads the environment, so a long-running watcher can load settings afresh.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{Config, IptablesChoice};
+use crate::firewall::desired::Layout;
+
+/// Where berth's locks live unless `BERTH_RUN_DIR` says otherwise (tests).
+pub const RUN_DIR: &str = "/run/berth";
+
+/// berth's sealing key (see `trust`).
+pub const KEY_PATH: &str = "/var/lib/berth/seal.key";
+
+/// Where a watcher that berth starts writes its log.
+pub const LOG_DIR: &str = "/var/log/berth";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The engine address.
+    pub host: String,
+    pub layout: Layout,
+    /// The host address of a `-p` that names none (dockerd's `--ip`).
+    pub default_host_ip: IpAddr,
+    /// Replaces the kernel's ephemeral range for free host ports.
+    pub port_range: Option<(u16, u16)>,
+    pub iptables: IptablesChoice,
+    pub run_dir: PathBuf,
+    pub key_path: PathBuf,
+    /// Whether commands that leave a container running make sure a watcher runs.
+    pub watch: bool,
+    /// How often the watcher re-checks everything.
+    pub watch_interval: Duration,
+    /// `BERTH_TEST_PAUSE`: the step at which berth stops for a test to kill it.
+    pub test_pause: Option<String>,
+    /// `--config DIR`, passed on to a watcher berth starts.
+    pub config_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Resolve `config`; `env` looks up the few test seams (`BERTH_RUN_DIR`,
+    /// `BERTH_TEST_PAUSE`).
+    pub fn new(
+        config: &Config,
+        config_dir: Option<PathBuf>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Settings {
+        Settings {
+            host: config.host.value.clone(),
+            layout: Layout::new(&config.chain_prefix.value, config.localhost_access.value),
+            default_host_ip: config.default_host_ip.value,
+            port_range: config.port_range.value,
+            iptables: config.iptables.value,
+            run_dir: env("BERTH_RUN_DIR")
+                .filter(|d| d.starts_with('/'))
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(RUN_DIR)),
+            key_path: PathBuf::from(KEY_PATH),
+            watch: config.watch.value,
+            watch_interval: config.watch_interval.value,
+            test_pause: env("BERTH_TEST_PAUSE").filter(|s| !s.is_empty()),
+            config_dir,
+        }
+    }
+
+    /// Held while the rules are read, compared and written.
+    pub fn firewall_lock(&self) -> PathBuf {
+        self.run_dir.join("firewall.lock")
+    }
+
+    /// Held from reading which host ports are taken until the container exists.
+    pub fn alloc_lock(&self) -> PathBuf {
+        self.run_dir.join("alloc.lock")
+    }
+
+    /// Held by the host's one watcher.
+    pub fn watch_lock(&self) -> PathBuf {
+        self.run_dir.join("watch.lock")
+    }
+
+    /// What the watcher says of itself (`berth watch --status`).
+    pub fn watch_status(&self) -> PathBuf {
+        self.run_dir.join("watch.json")
+    }
+
+    /// A test seam: with `BERTH_TEST_PAUSE=<step>`, berth stops at that step so a test
+    /// can kill it there. Unset, it costs nothing.
+    pub fn pause(&self, step: &str) {
+        if self.test_pause.as_deref() == Some(step) {
+            eprintln!("berth: paused at {step} (BERTH_TEST_PAUSE)");
+            std::thread::sleep(Duration::from_secs(120));
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::new(&Config::default(), None, &|_| None)
+    }
+}

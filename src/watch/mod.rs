@@ -1,0 +1,438 @@
+//! `berth watch`: the reconciler in a loop, so a published port follows its container
+//! whatever the engine, the docker CLI, a crash or a reboot did.
+//!
+//! At start, and whenever the engine comes back, a full reconcile. Then the engine's
+//! events (container start, die, stop, kill, restart, destroy, rename, pause, unpause;
+//! network connect and disconnect) each name a container to reconcile at once, and a
+//! timer re-checks everything (a firewall reload or an `iptables -F` is repaired, jumps
+//! and base chains included). Events that arrive together are reconciled together, one
+//! reconcile at a time. One watcher per host: it holds `watch.lock`.
+
+pub mod unit;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{Format, WatchArgs};
+use crate::engine::{self, Engine};
+use crate::error::{Error, Result};
+use crate::firewall::backend::Backend;
+use crate::lock::{self, Lock};
+use crate::model::PORTS_LABEL;
+use crate::reconcile::reap::reap_abandoned;
+use crate::reconcile::{Options, Reconciler, Report, Scope};
+use crate::settings::{LOG_DIR, Settings};
+
+/// The exit status of `berth watch --status` when no watcher runs.
+pub const EXIT_NOT_RUNNING: u8 = 3;
+
+/// Container events after which a container's rules may have to change.
+const CONTAINER_EVENTS: [&str; 9] = [
+    "start", "die", "stop", "kill", "restart", "destroy", "rename", "pause", "unpause",
+];
+
+/// What the watcher says of itself, in `watch.json` beside its lock.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Status {
+    pub pid: u32,
+    /// Seconds since the epoch.
+    pub since: u64,
+    /// Running containers it keeps published.
+    pub followed: usize,
+    pub last_change: Option<String>,
+    pub last_change_at: Option<u64>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn now_nanos() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+pub fn run(settings: &Settings, args: &WatchArgs) -> Result<()> {
+    if args.unit {
+        print!("{}", unit::text(&std::env::current_exe()?));
+        return Ok(());
+    }
+    if args.install {
+        return unit::install();
+    }
+    if args.status {
+        return status(settings, args.format);
+    }
+    if !crate::firewall::host::may_change_firewall() {
+        return Err(Error::failed(crate::firewall::host::NEED_ROOT));
+    }
+    let lock = match Lock::try_acquire(&settings.watch_lock())
+        .map_err(|e| Error::failed(e.to_string()))?
+    {
+        Some(l) => l,
+        None if args.once => {
+            Lock::acquire(&settings.watch_lock()).map_err(|e| Error::failed(e.to_string()))?
+        }
+        None if args.if_none => return Ok(()),
+        None => {
+            return Err(Error::Failed {
+                message: format!(
+                    "another berth watch runs on this host: {}",
+                    lock::describe_holder(&settings.watch_lock())
+                ),
+                code: 1,
+            });
+        }
+    };
+    let mut w = Watcher {
+        settings,
+        json: args.format == Format::Json,
+        status: Status {
+            pid: std::process::id(),
+            since: now_secs(),
+            ..Status::default()
+        },
+        _lock: lock,
+    };
+    if !args.once {
+        w.save_status();
+    }
+    engine::block_on(w.main(args.once))
+}
+
+struct Watcher<'a> {
+    settings: &'a Settings,
+    json: bool,
+    status: Status,
+    _lock: Lock,
+}
+
+impl Watcher<'_> {
+    async fn main(&mut self, once: bool) -> Result<()> {
+        let fw = crate::firewall::iptables(self.settings.iptables)?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        let mut backoff = Duration::from_millis(100);
+        let mut said_gone = false;
+        loop {
+            let engine = tokio::select! {
+                r = Engine::connect(&self.settings.host) => r,
+                _ = term.recv() => return Ok(()),
+                _ = int.recv() => return Ok(()),
+            };
+            let engine = match engine {
+                Ok(e) => e,
+                Err(e) if once => return Err(e),
+                Err(e) => {
+                    if !said_gone {
+                        self.say_text(&format!("{e}; retrying"), None);
+                        said_gone = true;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = term.recv() => return Ok(()),
+                        _ = int.recv() => return Ok(()),
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+            };
+            if said_gone {
+                self.say_text("the engine is back", None);
+                said_gone = false;
+            }
+            backoff = Duration::from_millis(100);
+            let rec = Reconciler::new(&engine, &fw, self.settings);
+            // subscribe first, so that nothing between the full pass and the stream is
+            // missed (a repeated event costs nothing)
+            let mut events = Box::pin(events(&engine));
+            if let Err(e) = self.full_pass(&rec, &fw).await {
+                if once {
+                    return Err(e);
+                }
+                self.say_text(&e.to_string(), None);
+            }
+            if once {
+                return Ok(());
+            }
+            let mut tick = tokio::time::interval(self.settings.watch_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    ev = events.next() => {
+                        let Some(Ok(first)) = ev else {
+                            // the stream ended: the engine went away (or restarted)
+                            break;
+                        };
+                        let mut batch = vec![first];
+                        // whatever else has arrived goes in the same reconcile
+                        while let Some(Some(Ok(more))) = futures_util::FutureExt::now_or_never(events.next()) {
+                            batch.push(more);
+                        }
+                        self.on_events(&rec, &batch).await;
+                    }
+                    _ = tick.tick() => {
+                        if let Err(e) = self.full_pass(&rec, &fw).await {
+                            self.say_text(&e.to_string(), None);
+                        }
+                    }
+                    _ = term.recv() => return Ok(()),
+                    _ = int.recv() => return Ok(()),
+                }
+            }
+        }
+    }
+
+    async fn full_pass(&mut self, rec: &Reconciler<'_>, _fw: &dyn Backend) -> Result<()> {
+        let report = rec.reconcile(&Scope::All, &Options::default()).await?;
+        self.status.followed = report.published.len();
+        self.tell(&report, None);
+        for r in reap_abandoned(rec.engine, false).await? {
+            self.say_text(&r.to_string(), None);
+        }
+        self.save_status();
+        Ok(())
+    }
+
+    async fn on_events(&mut self, rec: &Reconciler<'_>, batch: &[bollard::models::EventMessage]) {
+        let mut ids = BTreeSet::new();
+        let mut first_ns: Option<i128> = None;
+        for ev in batch {
+            let Some(actor) = &ev.actor else { continue };
+            let attrs = actor.attributes.clone().unwrap_or_default();
+            let id = match ev.typ {
+                Some(bollard::models::EventMessageTypeEnum::NETWORK) => {
+                    attrs.get("container").cloned()
+                }
+                // a container without berth's label never had berth's rules
+                _ if attrs.contains_key(PORTS_LABEL) => actor.id.clone(),
+                _ => None,
+            };
+            if let Some(id) = id {
+                ids.insert(id);
+                let ns = ev.time_nano.map(i128::from);
+                first_ns = match (first_ns, ns) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        if ids.is_empty() {
+            return;
+        }
+        let scope = Scope::Containers(ids.into_iter().collect());
+        match rec.reconcile(&scope, &Options::default()).await {
+            Ok(report) => {
+                let latency = first_ns.map(|ns| (now_nanos() - ns).max(0) as f64 / 1e6);
+                self.tell(&report, latency);
+                if !report.changes.is_empty() {
+                    self.save_status();
+                }
+            }
+            Err(e) => self.say_text(&e.to_string(), None),
+        }
+    }
+
+    /// One line per change and per problem; nothing when nothing changed.
+    fn tell(&mut self, report: &Report, latency_ms: Option<f64>) {
+        for b in &report.base {
+            self.say_text(&format!("created {b}"), None);
+        }
+        for c in &report.changes {
+            let text = c.to_string();
+            self.status.last_change = Some(text.clone());
+            self.status.last_change_at = Some(now_secs());
+            if self.json {
+                let doc = serde_json::json!({
+                    "time": now_secs(),
+                    "container": c.id.as_str(),
+                    "name": c.name,
+                    "family": c.family.name(),
+                    "added": c.added,
+                    "removed": c.removed,
+                    "rules": c.now,
+                    "latency_ms": latency_ms,
+                    "message": text,
+                });
+                eprintln!("{doc}");
+            } else {
+                match latency_ms {
+                    Some(ms) => {
+                        eprintln!("berth watch: {text} ({ms:.1} ms after the engine's event)")
+                    }
+                    None => eprintln!("berth watch: {text}"),
+                }
+            }
+        }
+        for n in &report.notes {
+            let who = if n.name.is_empty() {
+                n.id.to_string()
+            } else {
+                format!("{} ({})", n.name, n.id)
+            };
+            self.say_text(&format!("{who}: {}", n.problem), None);
+        }
+    }
+
+    fn say_text(&self, text: &str, _latency: Option<f64>) {
+        if self.json {
+            eprintln!(
+                "{}",
+                serde_json::json!({"time": now_secs(), "message": text})
+            );
+        } else {
+            eprintln!("berth watch: {text}");
+        }
+    }
+
+    fn save_status(&self) {
+        let path = self.settings.watch_status();
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string(&self.status).unwrap_or_default();
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+}
+
+/// The engine's events that can change what a container's rules should be.
+fn events(
+    engine: &Engine,
+) -> impl futures_util::Stream<
+    Item = std::result::Result<bollard::models::EventMessage, bollard::errors::Error>,
+> + use<> {
+    let mut filters = std::collections::HashMap::new();
+    filters.insert(
+        "type".to_string(),
+        vec!["container".to_string(), "network".to_string()],
+    );
+    let mut evs: Vec<String> = CONTAINER_EVENTS.iter().map(|e| e.to_string()).collect();
+    evs.push("connect".into());
+    evs.push("disconnect".into());
+    filters.insert("event".to_string(), evs);
+    let opts = bollard::query_parameters::EventsOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    engine.docker().clone().events(Some(opts))
+}
+
+/// `berth watch --status`: whether a watcher runs, and what it says of itself.
+fn status(settings: &Settings, format: Format) -> Result<()> {
+    let holder = lock::holder(&settings.watch_lock());
+    let status: Option<Status> = std::fs::read_to_string(settings.watch_status())
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .filter(|s: &Status| Some(s.pid) == holder);
+    if format == Format::Json {
+        let doc = serde_json::json!({
+            "running": holder.is_some(),
+            "pid": holder,
+            "since": status.as_ref().map(|s| s.since),
+            "followed": status.as_ref().map(|s| s.followed),
+            "last_change": status.as_ref().and_then(|s| s.last_change.clone()),
+            "last_change_at": status.as_ref().and_then(|s| s.last_change_at),
+        });
+        println!("{doc}");
+    } else {
+        match holder {
+            Some(pid) => {
+                println!("berth watch runs: pid {pid}");
+                if let Some(s) = &status {
+                    println!(
+                        "since:       {}",
+                        crate::display::go_time_utc(s.since as i64)
+                    );
+                    println!("following:   {} published containers", s.followed);
+                    match (&s.last_change, s.last_change_at) {
+                        (Some(c), Some(at)) => {
+                            println!(
+                                "last change: {c} ({})",
+                                crate::display::go_time_utc(at as i64)
+                            )
+                        }
+                        _ => println!("last change: none yet"),
+                    }
+                }
+            }
+            None => println!("no berth watch runs on this host"),
+        }
+    }
+    match holder {
+        Some(_) => Ok(()),
+        None => Err(Error::Exit(EXIT_NOT_RUNNING)),
+    }
+}
+
+/// Make sure a watcher runs: start `berth watch` in the background when no process
+/// holds the watch lock (unless config `watch: off`, or a service manager runs it).
+/// Quiet when one runs; one line on stderr when it starts one.
+pub fn ensure_running(settings: &Settings) {
+    if !settings.watch {
+        return;
+    }
+    match Lock::try_acquire(&settings.watch_lock()) {
+        Ok(Some(free)) => drop(free),
+        // held (it runs), or berth may not touch the lock: nothing to do here
+        _ => return,
+    }
+    if unit::managed() {
+        let _ = Command::new("systemctl")
+            .args(["start", "--no-block", unit::NAME])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        return;
+    }
+    match spawn(settings) {
+        Ok((pid, log)) => eprintln!(
+            "berth: started berth watch (pid {pid}) to keep published ports with their containers; log: {}",
+            log.display()
+        ),
+        Err(e) => eprintln!("berth: cannot start berth watch: {e}"),
+    }
+}
+
+fn spawn(settings: &Settings) -> std::io::Result<(u32, std::path::PathBuf)> {
+    let dir = Path::new(LOG_DIR);
+    std::fs::create_dir_all(dir)?;
+    let log = dir.join("watch.log");
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)?;
+    let err = out.try_clone()?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["-H", &settings.host]);
+    if let Some(dir) = &settings.config_dir {
+        cmd.arg("--config").arg(dir);
+    }
+    cmd.args(["watch", "--if-none"])
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .env_remove("BERTH_TEST_PAUSE");
+    // SAFETY: setsid only detaches the child from our session; it is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    // the watcher outlives us: nobody waits for it here
+    let pid = cmd.spawn()?.id();
+    let _ = std::io::stderr().flush();
+    Ok((pid, log))
+}
