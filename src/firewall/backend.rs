@@ -35,6 +35,12 @@ pub trait Backend {
 
     /// Feed `text` to iptables-restore `--noflush --wait` for `family`: one transaction.
     fn restore(&self, family: Family, text: &str) -> FwResult<()>;
+
+    /// A counter that changes whenever the tables change (nf_tables' generation), where
+    /// there is one: equal values mean unchanged tables.
+    fn generation(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// The host's iptables, in one variant.
@@ -124,6 +130,13 @@ impl Backend for Iptables {
         }
         written.map_err(|e| FirewallError(format!("{name}: {e}")))
     }
+
+    fn generation(&self) -> Option<u32> {
+        match self.variant {
+            Variant::Nft => crate::firewall::generation::current(),
+            Variant::Legacy => None,
+        }
+    }
 }
 
 /// Which restores a [`Faulty`] backend fails: (1-based number, family, text) -> fail.
@@ -167,6 +180,10 @@ impl<B: Backend> Backend for Faulty<B> {
 
     fn save(&self, family: Family) -> FwResult<String> {
         self.inner.save(family)
+    }
+
+    fn generation(&self) -> Option<u32> {
+        self.inner.generation()
     }
 
     fn restore(&self, family: Family, text: &str) -> FwResult<()> {

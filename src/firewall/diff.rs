@@ -34,6 +34,10 @@ pub struct Change {
 /// The restore text of one family and what it does.
 #[derive(Debug, Clone, Default)]
 pub struct Diff {
+    /// What to write first, at once: the chains of containers that lose their rules,
+    /// declared anew (which empties them and needs no reading of the tables by
+    /// iptables-restore, unlike `-D`): their published ports lead nowhere from then on.
+    pub urgent: String,
     pub text: String,
     pub base: Vec<Base>,
     pub changes: Vec<Change>,
@@ -95,6 +99,9 @@ pub fn diff(layout: &Layout, actual: &Actual, base: &[Base], wants: &[Want]) -> 
         let nat = &mut sections[idx(Table::Nat)];
         if want.rules.dnat.is_empty() {
             if have.chain {
+                if !have.dnat.is_empty() {
+                    let _ = writeln!(out.urgent, ":{chain} - [0:0]");
+                }
                 nat.removals.push(format!("-F {chain}"));
                 nat.removals.push(format!("-X {chain}"));
                 change.removed += have.dnat.len();
@@ -133,6 +140,9 @@ pub fn diff(layout: &Layout, actual: &Actual, base: &[Base], wants: &[Want]) -> 
         out.changes.push(change);
     }
 
+    if !out.urgent.is_empty() {
+        out.urgent = format!("*nat\n{}COMMIT\n", out.urgent);
+    }
     for (i, table) in Table::ALL.iter().enumerate() {
         let s = &sections[i];
         if s.chains.is_empty()

@@ -56,8 +56,36 @@ pub struct Socket {
     pub port: u16,
 }
 
-/// Sockets bound on this host (listening TCP, unconnected bound UDP), from /proc/net.
+/// Sockets bound on this host (listening TCP, unconnected bound UDP): asked of the
+/// kernel over netlink (sock_diag, which lists only those), else read from /proc/net.
 pub fn sockets() -> Vec<Socket> {
+    let mut out = Vec::new();
+    let mut all_answered = true;
+    for (family, proto, tcp) in [
+        (libc::AF_INET, "tcp", true),
+        (libc::AF_INET6, "tcp", true),
+        (libc::AF_INET, "udp", false),
+        (libc::AF_INET6, "udp", false),
+    ] {
+        match sock_diag(family, tcp) {
+            Ok(found) => out.extend(
+                found
+                    .into_iter()
+                    .map(|(ip, port)| Socket { ip, proto, port }),
+            ),
+            Err(_) => all_answered = false,
+        }
+    }
+    if all_answered {
+        let mut seen = HashSet::new();
+        out.retain(|s| seen.insert(*s));
+        return out;
+    }
+    sockets_from_proc()
+}
+
+/// What `sockets` reads where netlink does not answer.
+pub fn sockets_from_proc() -> Vec<Socket> {
     let mut out = Vec::new();
     for (file, proto, tcp) in [
         ("/proc/net/tcp", "tcp", true),
@@ -74,6 +102,99 @@ pub fn sockets() -> Vec<Socket> {
     let mut seen = HashSet::new();
     out.retain(|s| seen.insert(*s));
     out
+}
+
+/// Listening TCP (or unconnected UDP) sockets of one family, from NETLINK_SOCK_DIAG.
+fn sock_diag(family: libc::c_int, tcp: bool) -> std::io::Result<Vec<(IpAddr, u16)>> {
+    use std::io;
+    const NETLINK_SOCK_DIAG: libc::c_int = 4;
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const TCP_LISTEN: u32 = 10;
+    const TCP_CLOSE: u32 = 7;
+    // SAFETY: a plain socket call; closed by the guard.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            NETLINK_SOCK_DIAG,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    struct Fd(libc::c_int);
+    impl Drop for Fd {
+        fn drop(&mut self) {
+            // SAFETY: we own it.
+            unsafe { libc::close(self.0) };
+        }
+    }
+    let fd = Fd(fd);
+    // nlmsghdr (16) + inet_diag_req_v2 (56)
+    let mut req = [0u8; 72];
+    req[0..4].copy_from_slice(&72u32.to_ne_bytes());
+    req[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    req[6..8].copy_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_ne_bytes());
+    req[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    req[16] = family as u8;
+    req[17] = if tcp {
+        libc::IPPROTO_TCP as u8
+    } else {
+        libc::IPPROTO_UDP as u8
+    };
+    let states: u32 = if tcp { 1 << TCP_LISTEN } else { 1 << TCP_CLOSE };
+    req[20..24].copy_from_slice(&states.to_ne_bytes());
+    // SAFETY: sending a buffer we own.
+    if unsafe { libc::send(fd.0, req.as_ptr() as *const libc::c_void, req.len(), 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        // SAFETY: receiving into a buffer we own.
+        let n = unsafe { libc::recv(fd.0, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut at = 0usize;
+        let n = n as usize;
+        while at + 16 <= n {
+            let len = u32::from_ne_bytes(buf[at..at + 4].try_into().expect("4 bytes")) as usize;
+            let typ = u16::from_ne_bytes(buf[at + 4..at + 6].try_into().expect("2 bytes"));
+            if len < 16 || at + len > n {
+                return Err(io::Error::other("a short netlink message"));
+            }
+            match typ as libc::c_int {
+                libc::NLMSG_DONE => return Ok(out),
+                libc::NLMSG_ERROR => return Err(io::Error::other("sock_diag refused the request")),
+                _ => {}
+            }
+            // inet_diag_msg: family, state, timer, retrans, then inet_diag_sockid:
+            // sport (be16) dport (be16) src[16] dst[16] if cookie[2]
+            let m = &buf[at + 16..at + len];
+            if m.len() >= 4 + 4 + 32 {
+                let port = u16::from_be_bytes([m[4], m[5]]);
+                let src = &m[8..24];
+                let ip = if m[0] as libc::c_int == libc::AF_INET {
+                    IpAddr::V4(Ipv4Addr::new(src[0], src[1], src[2], src[3]))
+                } else {
+                    let mut b = [0u8; 16];
+                    b.copy_from_slice(src);
+                    let v6 = std::net::Ipv6Addr::from(b);
+                    match v6.to_ipv4_mapped() {
+                        Some(v4) => IpAddr::V4(v4),
+                        None => IpAddr::V6(v6),
+                    }
+                };
+                // UDP: only sockets not connected to a peer (a server's)
+                let dport = u16::from_be_bytes([m[6], m[7]]);
+                if tcp || dport == 0 {
+                    out.push((ip, port));
+                }
+            }
+            at += (len + 3) & !3;
+        }
+    }
 }
 
 /// (address, port) of the sockets in a /proc/net/{tcp,udp}[6] table: for TCP the
@@ -245,6 +366,31 @@ mod tests {
             parse_proc_net(udp, false),
             vec![("0.0.0.0".parse().unwrap(), 53)]
         );
+    }
+
+    #[test]
+    fn netlink_and_proc_agree() {
+        // a listener of this test's own, seen both ways
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let want = Socket {
+            ip: "127.0.0.1".parse().unwrap(),
+            proto: "tcp",
+            port,
+        };
+        assert!(sockets().contains(&want));
+        assert!(sockets_from_proc().contains(&want));
+        drop(l);
+        assert!(!sockets().contains(&want));
+        let u = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        let port = u.local_addr().unwrap().port();
+        let want = Socket {
+            ip: "::1".parse().unwrap(),
+            proto: "udp",
+            port,
+        };
+        assert!(sockets().contains(&want));
+        assert!(sockets_from_proc().contains(&want));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod actual;
 pub mod backend;
 pub mod desired;
 pub mod diff;
+pub mod generation;
 pub mod host;
 
 use crate::config::IptablesChoice;

@@ -131,6 +131,9 @@ pub struct Report {
     pub notes: Vec<Note>,
     /// Containers looked at that run and are published now.
     pub published: Vec<Id12>,
+    /// When the change took effect (ns since the epoch): the ports that went dark went
+    /// dark then, the rest was in place.
+    pub effective_at: Option<i128>,
 }
 
 impl Report {
@@ -249,6 +252,28 @@ pub struct Looked {
     at: u128,
 }
 
+impl Looked {
+    /// Containers known to be down (from the engine's own event): no engine call is
+    /// needed to know they should have no rules.
+    pub fn withdrawn(ids: &[(String, String)]) -> Looked {
+        Looked {
+            all: false,
+            judged: ids
+                .iter()
+                .filter_map(|(id, name)| Some((Id12::new(id)?, name)))
+                .map(|(id12, name)| Judged {
+                    id12,
+                    name: name.clone(),
+                    want: None,
+                    notes: Vec::new(),
+                })
+                .collect(),
+            before: BTreeSet::new(),
+            at: crate::lock::boot_nanos(),
+        }
+    }
+}
+
 /// What does not change between passes of a long-running reconciler.
 #[derive(Default)]
 struct Cache {
@@ -256,6 +281,8 @@ struct Cache {
     bridges: HashMap<String, Option<String>>,
     /// image ID -> its own seal label.
     image_seals: HashMap<String, Option<String>>,
+    /// The tables as last read, and the generation they were read at.
+    saves: Option<(u32, [String; 2])>,
 }
 
 /// The reconciler of one host's rules.
@@ -265,9 +292,18 @@ pub struct Reconciler<'a> {
     pub settings: &'a Settings,
     key: Option<Key>,
     cache: RefCell<Cache>,
+    /// Read the tables again after each write, so that the next reconcile (a watcher's
+    /// next event) starts from a fresh copy instead of running iptables-save.
+    warm: bool,
 }
 
 impl<'a> Reconciler<'a> {
+    /// Keep a fresh copy of the tables after each write (for a long-running watcher).
+    pub fn warm(mut self) -> Self {
+        self.warm = true;
+        self
+    }
+
     /// A reconciler with the host's sealing key (read, or made, as root).
     pub fn new(engine: &'a Engine, fw: &'a dyn Backend, settings: &'a Settings) -> Self {
         let key = Key::load_or_create(&settings.key_path).ok();
@@ -286,11 +322,31 @@ impl<'a> Reconciler<'a> {
             settings,
             key,
             cache: RefCell::new(Cache::default()),
+            warm: false,
         }
     }
 
     pub fn key(&self) -> Option<&Key> {
         self.key.as_ref()
+    }
+
+    /// Both families' tables: read again only when their generation moved since the
+    /// last read (a long-running reconciler runs no process while nothing changes).
+    fn save_both(&self) -> [crate::firewall::backend::FwResult<String>; 2] {
+        let before = self.fw.generation();
+        if let (Some(g), Some((cached, texts))) = (before, &self.cache.borrow().saves)
+            && g == *cached
+        {
+            return [Ok(texts[0].clone()), Ok(texts[1].clone())];
+        }
+        let saves = self.fw.save_both();
+        let after = self.fw.generation();
+        let mut cache = self.cache.borrow_mut();
+        cache.saves = match (before, after, &saves) {
+            (Some(a), Some(b), [Ok(v4), Ok(v6)]) if a == b => Some((a, [v4.clone(), v6.clone()])),
+            _ => None,
+        };
+        saves
     }
 
     /// Look, then write: the whole reconcile.
@@ -305,7 +361,7 @@ impl<'a> Reconciler<'a> {
         let at = crate::lock::boot_nanos();
         let (all, seen, sealed) = match scope {
             Scope::All => {
-                for save in self.fw.save_both().into_iter().flatten() {
+                for save in self.save_both().into_iter().flatten() {
                     let actual = Actual::parse(&save, &self.settings.layout);
                     before.extend(actual.containers.into_keys());
                 }
@@ -556,9 +612,10 @@ impl<'a> Reconciler<'a> {
         loop {
             attempt += 1;
             match self.write_once(looked, &wanted, opts, &names) {
-                Ok((changes, base)) => {
+                Ok((changes, base, at)) => {
                     report.changes = changes;
                     report.base = base;
+                    report.effective_at = at;
                     break;
                 }
                 // someone else (not berth) changed the tables between our read and our
@@ -589,6 +646,9 @@ impl<'a> Reconciler<'a> {
                 }
             }
         }
+        if self.warm && !opts.dry_run && !report.changes.is_empty() {
+            let _ = self.save_both();
+        }
         report.published = wanted
             .iter()
             .filter(|(_, rules)| rules.iter().any(|r| !r.is_empty()))
@@ -604,9 +664,10 @@ impl<'a> Reconciler<'a> {
         wanted: &[(Id12, [ContainerRules; 2])],
         opts: &Options,
         names: &HashMap<Id12, String>,
-    ) -> Result<(Vec<Changed>, Vec<String>)> {
+    ) -> Result<(Vec<Changed>, Vec<String>, Option<i128>)> {
         let layout = &self.settings.layout;
-        let saves = self.fw.save_both();
+        let mut effective: Option<i128> = None;
+        let saves = self.save_both();
         let mut diffs = Vec::new();
         let mut base_notes = Vec::new();
         for (i, family) in Family::ALL.into_iter().enumerate() {
@@ -691,6 +752,17 @@ impl<'a> Reconciler<'a> {
         }
         if !opts.dry_run {
             self.settings.pause("apply");
+            // ports that must go dark go dark first, in every family
+            for (family, _, d) in &diffs {
+                if !d.urgent.is_empty() {
+                    self.fw
+                        .restore(*family, &d.urgent)
+                        .map_err(|e| Error::failed(e.to_string()))?;
+                }
+            }
+            if diffs.iter().any(|(_, _, d)| !d.urgent.is_empty()) {
+                effective = Some(epoch_nanos());
+            }
             let mut landed: Vec<(Family, &Actual, &diff::Diff)> = Vec::new();
             for (family, actual, d) in &diffs {
                 if d.is_empty() {
@@ -704,6 +776,9 @@ impl<'a> Reconciler<'a> {
                     return Err(Error::failed(e.to_string()));
                 }
                 landed.push((*family, actual, d));
+            }
+            if effective.is_none() && !landed.is_empty() {
+                effective = Some(epoch_nanos());
             }
         }
         let mut changes = Vec::new();
@@ -727,7 +802,7 @@ impl<'a> Reconciler<'a> {
                 });
             }
         }
-        Ok((changes, base_notes))
+        Ok((changes, base_notes, effective))
     }
 
     /// Put the rules of the containers `done` changed back as `before` had them (best
@@ -749,6 +824,14 @@ impl<'a> Reconciler<'a> {
         let d = diff::diff(layout, &now, &[], &wants);
         let _ = self.fw.restore(family, &d.text);
     }
+}
+
+/// Nanoseconds since the epoch (the engine's event times use the same clock).
+fn epoch_nanos() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
 }
 
 /// When each container's rules were last written, by the time of the look they were

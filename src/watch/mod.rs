@@ -10,14 +10,16 @@
 
 pub mod unit;
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::collections::{HashMap, HashSet};
+
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{Format, WatchArgs};
@@ -27,7 +29,7 @@ use crate::firewall::backend::Backend;
 use crate::lock::{self, Lock};
 use crate::model::PORTS_LABEL;
 use crate::reconcile::reap::reap_abandoned;
-use crate::reconcile::{Options, Reconciler, Report, Scope};
+use crate::reconcile::{Looked, Options, Reconciler, Report, Scope};
 use crate::settings::{LOG_DIR, Settings};
 
 /// The exit status of `berth watch --status` when no watcher runs.
@@ -154,7 +156,7 @@ impl Watcher<'_> {
                 said_gone = false;
             }
             backoff = Duration::from_millis(100);
-            let rec = Reconciler::new(&engine, &fw, self.settings);
+            let rec = Reconciler::new(&engine, &fw, self.settings).warm();
             // subscribe first, so that nothing between the full pass and the stream is
             // missed (a repeated event costs nothing)
             let mut events = Box::pin(events(&engine));
@@ -170,6 +172,20 @@ impl Watcher<'_> {
             let mut tick = tokio::time::interval(self.settings.watch_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
+            // looks at single containers run side by side (the engine may make one wait
+            // while it starts or stops that container); at most one per container, and
+            // one more after it when events came meanwhile. Writes happen one at a time.
+            let mut looks = FuturesUnordered::new();
+            let mut in_flight: HashSet<String> = HashSet::new();
+            let mut dirty: HashSet<String> = HashSet::new();
+            let mut latest: HashMap<String, i128> = HashMap::new();
+            let launch = |id: String| {
+                let rec = &rec;
+                Box::pin(async move {
+                    let r = rec.look(&Scope::Containers(vec![id.clone()]), &[]).await;
+                    (id, r)
+                })
+            };
             loop {
                 tokio::select! {
                     ev = events.next() => {
@@ -178,11 +194,39 @@ impl Watcher<'_> {
                             break;
                         };
                         let mut batch = vec![first];
-                        // whatever else has arrived goes in the same reconcile
+                        // whatever else has arrived is handled together
                         while let Some(Some(Ok(more))) = futures_util::FutureExt::now_or_never(events.next()) {
                             batch.push(more);
                         }
-                        self.on_events(&rec, &batch).await;
+                        let mut down = Vec::new();
+                        for (id, name, is_down, at) in classify(&batch) {
+                            if let Some(at) = at {
+                                latest.insert(id.clone(), at);
+                            }
+                            if is_down {
+                                down.push((id, name));
+                            } else if in_flight.contains(&id) {
+                                dirty.insert(id);
+                            } else {
+                                in_flight.insert(id.clone());
+                                looks.push(launch(id));
+                            }
+                        }
+                        if !down.is_empty() {
+                            // down for sure (the engine's own word): no engine call needed
+                            let r = rec.write(&Looked::withdrawn(&down), &Options::default());
+                            let at = down.iter().filter_map(|(id, _)| latest.get(id)).max().copied();
+                            self.told(r, at);
+                        }
+                    }
+                    Some((id, looked)) = looks.next(), if !looks.is_empty() => {
+                        in_flight.remove(&id);
+                        let r = looked.and_then(|l| rec.write(&l, &Options::default()));
+                        self.told(r, latest.get(&id).copied());
+                        if dirty.remove(&id) {
+                            in_flight.insert(id.clone());
+                            looks.push(launch(id));
+                        }
                     }
                     _ = tick.tick() => {
                         if let Err(e) = self.full_pass(&rec, &fw).await {
@@ -196,6 +240,21 @@ impl Watcher<'_> {
         }
     }
 
+    /// Say what a reconcile did; `at` is when the engine's event that caused it happened.
+    fn told(&mut self, r: Result<Report>, at: Option<i128>) {
+        match r {
+            Ok(report) => {
+                let done = report.effective_at.unwrap_or_else(now_nanos);
+                let latency = at.map(|ns| (done - ns).max(0) as f64 / 1e6);
+                self.tell(&report, latency);
+                if !report.changes.is_empty() {
+                    self.save_status();
+                }
+            }
+            Err(e) => self.say_text(&e.to_string(), None),
+        }
+    }
+
     async fn full_pass(&mut self, rec: &Reconciler<'_>, _fw: &dyn Backend) -> Result<()> {
         let report = rec.reconcile(&Scope::All, &Options::default()).await?;
         self.status.followed = report.published.len();
@@ -205,45 +264,6 @@ impl Watcher<'_> {
         }
         self.save_status();
         Ok(())
-    }
-
-    async fn on_events(&mut self, rec: &Reconciler<'_>, batch: &[bollard::models::EventMessage]) {
-        let mut ids = BTreeSet::new();
-        let mut first_ns: Option<i128> = None;
-        for ev in batch {
-            let Some(actor) = &ev.actor else { continue };
-            let attrs = actor.attributes.clone().unwrap_or_default();
-            let id = match ev.typ {
-                Some(bollard::models::EventMessageTypeEnum::NETWORK) => {
-                    attrs.get("container").cloned()
-                }
-                // a container without berth's label never had berth's rules
-                _ if attrs.contains_key(PORTS_LABEL) => actor.id.clone(),
-                _ => None,
-            };
-            if let Some(id) = id {
-                ids.insert(id);
-                let ns = ev.time_nano.map(i128::from);
-                first_ns = match (first_ns, ns) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            }
-        }
-        if ids.is_empty() {
-            return;
-        }
-        let scope = Scope::Containers(ids.into_iter().collect());
-        match rec.reconcile(&scope, &Options::default()).await {
-            Ok(report) => {
-                let latency = first_ns.map(|ns| (now_nanos() - ns).max(0) as f64 / 1e6);
-                self.tell(&report, latency);
-                if !report.changes.is_empty() {
-                    self.save_status();
-                }
-            }
-            Err(e) => self.say_text(&e.to_string(), None),
-        }
     }
 
     /// One line per change and per problem; nothing when nothing changed.
@@ -306,6 +326,45 @@ impl Watcher<'_> {
             let _ = std::fs::rename(&tmp, &path);
         }
     }
+}
+
+/// The containers a batch of events concerns, in order: (id, name, down for sure,
+/// when the event happened). A container without berth's label is left out (it never
+/// had berth's rules); die, stop, destroy and a SIGKILL mean it is down; anything else
+/// (start, restart, rename, pause, unpause, network connect and disconnect, another
+/// signal) means: look again.
+fn classify(batch: &[bollard::models::EventMessage]) -> Vec<(String, String, bool, Option<i128>)> {
+    let mut out: Vec<(String, String, bool, Option<i128>)> = Vec::new();
+    for ev in batch {
+        let Some(actor) = &ev.actor else { continue };
+        let attrs = actor.attributes.clone().unwrap_or_default();
+        let action = ev.action.as_deref().unwrap_or("");
+        let network = ev.typ == Some(bollard::models::EventMessageTypeEnum::NETWORK);
+        let (id, down) = if network {
+            (attrs.get("container").cloned(), false)
+        } else if !attrs.contains_key(PORTS_LABEL) {
+            (None, false)
+        } else {
+            match action {
+                "die" | "stop" | "destroy" => (actor.id.clone(), true),
+                "kill" => match attrs.get("signal").map(String::as_str) {
+                    Some("9" | "KILL" | "SIGKILL") => (actor.id.clone(), true),
+                    // another signal may not end it: its die will say so
+                    _ => (None, false),
+                },
+                _ => (actor.id.clone(), false),
+            }
+        };
+        let Some(id) = id else { continue };
+        let name = if network {
+            String::new()
+        } else {
+            attrs.get("name").cloned().unwrap_or_default()
+        };
+        out.retain(|(i, _, _, _)| *i != id);
+        out.push((id, name, down, ev.time_nano.map(i128::from)));
+    }
+    out
 }
 
 /// The engine's events that can change what a container's rules should be.

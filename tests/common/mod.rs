@@ -154,6 +154,48 @@ pub fn rules_of(id12: &str) -> Vec<String> {
         .collect()
 }
 
+/// A process of this host that the test started, ended (SIGKILL) when dropped, also
+/// when the test fails.
+pub struct Background {
+    child: std::process::Child,
+}
+
+impl Background {
+    /// Start `sh -c cmd` in the background.
+    pub fn sh(cmd: &str) -> Background {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec {cmd}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a background process");
+        Background { child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether a TCP socket of this host listens on `port`.
+pub fn tcp_listening(port: u16) -> bool {
+    let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default()
+        + &std::fs::read_to_string("/proc/net/tcp6").unwrap_or_default();
+    text.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[3] == "0A" && f[1].ends_with(&format!(":{port:04X}"))
+    })
+}
+
 /// Retry `f` until it returns true or `secs` pass.
 pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + Duration::from_secs(secs);
@@ -295,6 +337,37 @@ pub fn tidy_once() {
                 sh(&format!("ip link del {name}"));
             }
         }
+        // a watcher a killed test run started (it carries its test's pid)
+        if let Some(pid) = std::fs::read_to_string("/run/berth/watch.json")
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|d| d["pid"].as_u64())
+        {
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let owner = environ
+                .split(|b| *b == 0)
+                .filter_map(|kv| std::str::from_utf8(kv).ok())
+                .find_map(|kv| kv.strip_prefix("BERTH_TEST_OWNER="))
+                .map(str::to_string);
+            if let Some(owner) = owner
+                && !alive(&owner)
+            {
+                sh(&format!("kill -TERM {pid}"));
+            }
+        }
         let _ = berth_cmd().args(["nat", "sync"]).output();
     });
+}
+
+/// Stop the engine, run `meanwhile` (the engine is down), start it again the way
+/// scripts/test started it (the same dockerd on PATH), and wait until it answers.
+pub fn restart_engine(meanwhile: impl FnOnce()) {
+    let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lib/setup.sh");
+    sh_ok(
+        "pid=$(cat /var/run/docker.pid) && kill $pid && \
+         for i in $(seq 1 150); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.2; done; \
+         echo 'dockerd did not stop within 30 s' >&2; exit 1",
+    );
+    meanwhile();
+    sh_ok(&format!("bash -c 'source {setup}; start_docker' 2>&1"));
 }
