@@ -194,6 +194,38 @@ pub fn published_of(
     labels?.get(PORTS_LABEL).and_then(|t| from_label(t))
 }
 
+/// Whether a container has an IPv4 and an IPv6 address on some network.
+pub fn families_of(c: &bollard::models::ContainerInspectResponse) -> (bool, bool) {
+    let nets = c
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref());
+    families_in(nets.into_iter().flat_map(|n| n.values()))
+}
+
+/// The same for a listed container.
+pub fn families_of_listed(c: &bollard::models::ContainerSummary) -> (bool, bool) {
+    let nets = c
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref());
+    families_in(nets.into_iter().flat_map(|n| n.values()))
+}
+
+fn families_in<'a>(
+    endpoints: impl Iterator<Item = &'a bollard::models::EndpointSettings>,
+) -> (bool, bool) {
+    let (mut v4, mut v6) = (false, false);
+    for e in endpoints {
+        v4 |= e.ip_address.as_deref().is_some_and(|a| !a.is_empty());
+        v6 |= e
+            .global_ipv6_address
+            .as_deref()
+            .is_some_and(|a| !a.is_empty());
+    }
+    (v4, v6)
+}
+
 /// One address of a container and the bridge it is reached through.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Address {

@@ -529,3 +529,42 @@ fn without_root_nothing_is_created() {
     );
     assert!(!sh(&format!("docker inspect {name}")).0);
 }
+
+/// Docker 29's nftables firewall backend keeps its rules in nftables tables of its own,
+/// where a drop cannot be overridden by an accept elsewhere: berth refuses to publish
+/// rather than write rules that would be dropped.
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn an_nftables_docker_backend_is_refused() {
+    struct Table;
+    impl Drop for Table {
+        fn drop(&mut self) {
+            sh("nft delete table ip docker-bridges");
+        }
+    }
+    sh("nft delete table ip docker-bridges");
+    sh_ok("nft add table ip docker-bridges");
+    let guard = Table;
+    let name = unique("nftables");
+    let _g = Container::named(&name);
+    let o = berth(&[
+        "run", "-d", "--name", &name, "-p", "18844:80", "busybox", "httpd", "-f", "-h", "/www",
+    ]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nftables firewall backend")
+            && stderr(&o).contains("ip docker-bridges"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !sh(&format!("docker inspect {name}")).0,
+        "a container was created"
+    );
+    drop(guard);
+    // positive control: the same run, without the table, publishes
+    berth_ok(&[
+        "run", "-d", "--name", &name, "-p", "18844:80", "busybox", "httpd", "-f", "-h", "/www",
+    ]);
+    assert!(eventually(5, || curl("http://127.0.0.1:18844/").is_some()));
+}

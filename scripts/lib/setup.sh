@@ -35,6 +35,7 @@ zsh zsh
 util-linux unshare
 procps pgrep
 python3 python3
+nftables nft
 LIST
   if [ ${#want[@]} -gt 0 ]; then
     say "installing ${want[*]}"

@@ -37,13 +37,16 @@ pub fn run(ctx: &Context, args: &PortArgs) -> Result<()> {
         let labels = c.config.as_ref().and_then(|c| c.labels.as_ref());
         if let Some(published) = crate::model::published_of(labels) {
             if running {
+                let (has_v4, has_v6) = crate::model::families_of(&c);
                 for p in &published {
-                    for (h, cport) in p.pairs() {
-                        out.push(Mapping {
-                            port: format!("{cport}/{}", p.proto),
-                            host_ip: p.host_ip.to_string(),
-                            host_port: h.to_string(),
-                        });
+                    for ip in p.host_ips(has_v4, has_v6) {
+                        for (h, cport) in p.pairs() {
+                            out.push(Mapping {
+                                port: format!("{cport}/{}", p.proto),
+                                host_ip: ip.to_string(),
+                                host_port: h.to_string(),
+                            });
+                        }
                     }
                 }
             }

@@ -360,15 +360,18 @@ pub fn port_entries(c: &ContainerSummary) -> Vec<PortEntry> {
         None
     };
     let mut bound: Vec<(u16, String)> = Vec::new();
+    let (has_v4, has_v6) = crate::model::families_of_listed(c);
     for p in published.iter().flatten() {
-        for (h, cport) in p.pairs() {
-            entries.push(PortEntry {
-                ip: Some(p.host_ip),
-                public: h,
-                private: cport,
-                proto: p.proto.clone(),
-            });
-            bound.push((cport, p.proto.clone()));
+        for ip in p.host_ips(has_v4, has_v6) {
+            for (h, cport) in p.pairs() {
+                entries.push(PortEntry {
+                    ip: Some(ip),
+                    public: h,
+                    private: cport,
+                    proto: p.proto.clone(),
+                });
+                bound.push((cport, p.proto.clone()));
+            }
         }
     }
     for p in c.ports.iter().flatten() {

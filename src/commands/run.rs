@@ -150,6 +150,7 @@ async fn setup(
             .await
             .map_err(|e| run_error(&e))?
     } else {
+        host::check_other_firewall(None).map_err(|m| Error::usage("run", m))?;
         check_families(engine, args.network.as_deref(), &specs).await?;
         let key = rec.key().cloned().ok_or_else(|| {
             Error::failed(format!(

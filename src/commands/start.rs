@@ -56,6 +56,9 @@ async fn start_one(rec: &Reconciler<'_>, name: &str) -> Result<bool> {
     if publishes && !host::may_change_firewall() {
         return Err(Error::failed(host::NEED_ROOT));
     }
+    if publishes {
+        host::check_other_firewall(None).map_err(Error::failed)?;
+    }
     engine.start(&id).await.map_err(|e| engine.error(e))?;
     if publishes && let Err(e) = crate::commands::run::publish_started(rec, &id).await {
         // started without its ports would be a half-done start: stop it again

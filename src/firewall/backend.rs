@@ -133,7 +133,7 @@ impl Backend for Iptables {
 
     fn generation(&self) -> Option<u32> {
         match self.variant {
-            Variant::Nft => crate::firewall::generation::current(),
+            Variant::Nft => crate::firewall::nftables::generation(),
             Variant::Legacy => None,
         }
     }

@@ -324,22 +324,34 @@ pub const NEED_ROOT: &str =
     "publishing ports changes the firewall: run berth as root (or with CAP_NET_ADMIN)";
 
 /// nftables tables of Docker 29's nftables firewall backend (`ip docker-bridges`,
-/// `ip6 docker-bridges`), from `nft list tables`; empty when nft is missing.
+/// `ip6 docker-bridges`), asked of nf_tables directly.
 pub fn docker_nft_tables() -> Vec<String> {
-    let Ok(out) = Command::new("nft")
-        .args(["list", "tables"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-    else {
-        return Vec::new();
-    };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("table "))
-        .filter(|t| t.ends_with(" docker-bridges"))
-        .map(str::to_string)
+    crate::firewall::nftables::tables()
+        .into_iter()
+        .filter(|(_, name)| name == "docker-bridges")
+        .map(|(family, name)| format!("{family} {name}"))
         .collect()
+}
+
+/// Refuse to publish where another firewall would drop what berth's rules accept:
+/// Docker 29's nftables backend (its tables, or the engine saying so).
+pub fn check_other_firewall(engine_backend: Option<&str>) -> Result<(), String> {
+    let tables = docker_nft_tables();
+    let engine_says = engine_backend.is_some_and(|d| d.contains("nftables"));
+    if tables.is_empty() && !engine_says {
+        return Ok(());
+    }
+    let seen = if engine_says {
+        format!(
+            "the engine reports FirewallBackend {}",
+            engine_backend.unwrap_or("")
+        )
+    } else {
+        format!("nftables table {} is present", tables.join(", "))
+    };
+    Err(format!(
+        "cannot publish ports here: the engine uses Docker's nftables firewall backend ({seen}), whose own rules drop what berth's iptables rules would accept; run dockerd with --firewall-backend=iptables, or let the engine publish (docker run -p)"
+    ))
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ pub mod actual;
 pub mod backend;
 pub mod desired;
 pub mod diff;
-pub mod generation;
 pub mod host;
+pub mod nftables;
 
 use crate::config::IptablesChoice;
 use crate::error::Result;

@@ -268,6 +268,29 @@ impl Peer {
         peer
     }
 
+    /// The same peer with IPv6 too: this host fd00:198:18:<n>::1/64, the peer
+    /// fd00:198:18:<n>::2/64 with its default IPv6 route via this host (unique local
+    /// addresses of the test's own).
+    pub fn dual() -> Peer {
+        let p = Peer::new();
+        let n = p.host_ip.split('.').nth(2).unwrap().to_string();
+        let peer_if = p.host_if.replacen("bt", "bp", 1);
+        sh_ok(&format!(
+            "ip -6 addr add fd00:198:18:{n}::1/64 dev {} nodad && \
+             ip netns exec {ns} ip -6 addr add fd00:198:18:{n}::2/64 dev {peer_if} nodad && \
+             ip netns exec {ns} ip -6 route add default via fd00:198:18:{n}::1",
+            p.host_if,
+            ns = p.ns
+        ));
+        p
+    }
+
+    /// This host's IPv6 address on the link (after `dual`).
+    pub fn host_ip6(&self) -> String {
+        let n = self.host_ip.split('.').nth(2).unwrap();
+        format!("fd00:198:18:{n}::1")
+    }
+
     pub fn curl(&self, url: &str) -> Option<String> {
         curl_in(Some(&self.ns), url)
     }
