@@ -2,8 +2,10 @@
 //! default, with `-v`, `-x`, `--line-numbers` and CHAIN as iptables takes them), as a
 //! table annotated with container names (`--table`), or as JSON (`--format json`).
 //!
-//! One process: `iptables-save -c -t nat` of the host's variant. The listing is built
-//! while iptables-save is still writing, so that berth is no slower than iptables.
+//! One process: `iptables-save -c -t nat` of the host's variant (`ip6tables-save` of
+//! the same variant with `-6`). The listing is built while iptables-save is still
+//! writing, so that berth is no slower than iptables. It follows the iptables release
+//! that wrote the text (its header names it): see `render::Dialect`.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -14,16 +16,29 @@ use std::thread::JoinHandle;
 use crate::cli::{Format, NatLsArgs};
 use crate::commands::Context;
 use crate::error::{Error, Result};
+use crate::model::Family;
 use crate::nat::render::{self, ChainFilter, ListFlags, Lister, NoSuchChain};
 use crate::nat::save::Table;
-use crate::nat::variant::{Tool, Variant};
+use crate::nat::variant::{Tool, Variant, find_program};
 
 /// iptables' exit status for a chain that does not exist.
 const EXIT_NO_CHAIN: u8 = 1;
 
 pub fn run(ctx: &Context, args: &NatLsArgs) -> Result<()> {
+    // an engine named elsewhere (not the default socket): its containers' ports are not in
+    // this host's tables, and a listing here would say nothing about them
+    if ctx.settings.endpoint.source != crate::config::Source::Default {
+        crate::engine::block_on(async {
+            match crate::engine::Engine::connect(&ctx.settings.endpoint).await {
+                Ok(engine) => crate::commands::require_local(ctx, &engine, "nat ls").await,
+                // no answer: the listing is this host's all the same
+                Err(_) => Ok(()),
+            }
+        })?;
+    }
     let variant = crate::firewall::variant(ctx.settings.iptables)?;
-    let program = variant.program(Tool::Save)?;
+    let family = if args.ipv6 { Family::V6 } else { Family::V4 };
+    let program = save_program(variant, family)?;
     let filter = ChainFilter {
         chain: args.chain.clone(),
         berth_only: args.berth.then(|| ctx.settings.layout.clone()),
@@ -36,9 +51,9 @@ pub fn run(ctx: &Context, args: &NatLsArgs) -> Result<()> {
     let mut save = IptablesSave::spawn(&program)?;
 
     if !args.table && args.format == Format::Text {
-        let mut lister = Lister::new(flags, filter);
+        let mut lister = Lister::new(flags, filter).with_family(family);
         save.for_each_line(|line| lister.feed_bytes(line))?;
-        save.finish(variant)?;
+        save.finish(variant, family)?;
         let listing = lister.finish().map_err(no_such_chain)?;
         let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
         listing.write_to(&mut out)?;
@@ -51,15 +66,16 @@ pub fn run(ctx: &Context, args: &NatLsArgs) -> Result<()> {
         text.extend_from_slice(line);
         text.push(b'\n');
     })?;
-    save.finish(variant)?;
+    save.finish(variant, family)?;
     let text = String::from_utf8_lossy(&text);
-    let table = Table::parse(&text);
+    let table = Table::parse_family(&text, family);
     if let Some(chain) = &filter.chain
         && table.chain(chain).is_none()
     {
         return Err(no_such_chain(NoSuchChain {
             chain: chain.clone(),
             generator: table.generator.map(str::to_string),
+            family,
         }));
     }
     let names = container_names(&ctx.settings.host);
@@ -73,6 +89,21 @@ pub fn run(ctx: &Context, args: &NatLsArgs) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// The variant's iptables-save for one family (`ip6tables-nft-save`, or plain
+/// `ip6tables-save` where the host has only that).
+fn save_program(variant: Variant, family: Family) -> Result<std::path::PathBuf> {
+    if family == Family::V4 {
+        return variant.program(Tool::Save);
+    }
+    let name = variant.command_for(family, Tool::Save);
+    find_program(name).ok_or_else(|| {
+        Error::failed(format!(
+            "{name} not found: `berth nat ls -6` needs ip6tables ({variant}) \
+             (Debian and Ubuntu: apt-get install iptables)"
+        ))
+    })
 }
 
 /// iptables' own words and status for a chain it does not have.
@@ -152,7 +183,7 @@ impl IptablesSave {
     }
 
     /// Wait for iptables-save; its failure (no permission, no kernel support) is ours.
-    fn finish(mut self, variant: Variant) -> Result<()> {
+    fn finish(mut self, variant: Variant, family: Family) -> Result<()> {
         let status = self
             .child
             .wait()
@@ -171,17 +202,27 @@ impl IptablesSave {
                 detail.to_string()
             };
             return Err(Error::failed(format!(
-                "cannot read the nat table ({variant} iptables): {detail}"
+                "cannot read the nat table ({variant} {}): {detail}",
+                program_of(family)
             )));
         }
         // iptables-nft -L warns like iptables-nft-save does, naming itself
-        if variant == Variant::Nft && stderr.contains("iptables-legacy tables present") {
+        let program = program_of(family);
+        if variant == Variant::Nft && stderr.contains(&format!("{program}-legacy tables present")) {
             let _ = writeln!(
                 io::stderr(),
-                "# Warning: iptables-legacy tables present, use iptables-legacy to see them"
+                "# Warning: {program}-legacy tables present, use {program}-legacy to see them"
             );
         }
         Ok(())
+    }
+}
+
+/// `iptables` or `ip6tables`.
+fn program_of(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "iptables",
+        Family::V6 => "ip6tables",
     }
 }
 
@@ -190,7 +231,7 @@ impl IptablesSave {
 fn container_names(host: &str) -> HashMap<String, String> {
     crate::engine::block_on(async {
         let ask = async {
-            let engine = crate::engine::Engine::connect(host).await.ok()?;
+            let engine = crate::engine::Engine::connect_with(host, None).await.ok()?;
             engine.short_id_names().await.ok()
         };
         tokio::time::timeout(std::time::Duration::from_secs(2), ask)

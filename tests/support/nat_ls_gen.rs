@@ -1,5 +1,5 @@
 //! Seeded random nat tables for the `nat ls` golden tests, as iptables-restore input
-//! with counters (`iptables-restore -c`).
+//! with counters (`iptables-restore -c`), for iptables (IPv4) or ip6tables (IPv6).
 //!
 //! Every construct a Docker, Podman, CNI, Kubernetes or berth host may hold, in random
 //! mixes: addrtype, tcp/udp/sctp ports and ranges, multiport, comments with any text,
@@ -10,11 +10,19 @@
 //! keeps the kernel's rules: NAT targets only under the hooks that allow them (a
 //! user chain has a class that says which builtin chains reach it), no loops (chains
 //! jump only to chains made after them), `-i`/`-o` only where iptables takes them.
+//!
+//! IPv6 tables hold the same constructs with IPv6 addresses, prefixes and masks,
+//! bracketed NAT ranges (`[fd00::2]:80`, `[fd00::2-fd00::9]:80-90`), icmp6 in place of
+//! icmp, hl and frag in place of `-f` (ip6tables has none), ip6tables' own mh, hbh,
+//! dst, rt, ipv6header and eui64, and only the address types the kernel matches for
+//! IPv6.
 
 #![allow(dead_code)]
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+
+pub use berth::model::Family;
 
 /// SplitMix64: small, seedable, and the same on every machine.
 pub struct Rng(u64);
@@ -150,8 +158,14 @@ pub fn size_for(seed: u64) -> usize {
     }
 }
 
-/// A random table of about `rules` rules.
+/// A random IPv4 table of about `rules` rules.
 pub fn generate(seed: u64, rules: usize) -> Ruleset {
+    generate_for(Family::V4, seed, rules)
+}
+
+/// A random table of about `rules` rules, for iptables-restore (IPv4) or
+/// ip6tables-restore (IPv6). IPv4 tables are the same as `generate` makes.
+pub fn generate_for(family: Family, seed: u64, rules: usize) -> Ruleset {
     let mut rng = Rng::new(seed);
     let mut chains: Vec<ChainDef> = [
         ("PREROUTING", Hook::Prerouting),
@@ -199,7 +213,7 @@ pub fn generate(seed: u64, rules: usize) -> Ruleset {
         } else {
             rng.below(chains.len() as u64) as usize
         };
-        let line = rule(&mut rng, &chains, ci);
+        let line = rule(&mut rng, &chains, ci, family);
         per_chain[ci].push(line);
     }
 
@@ -358,6 +372,61 @@ fn ipv4(rng: &mut Rng) -> String {
     }
 }
 
+fn ipv6(rng: &mut Rng) -> String {
+    let group = |rng: &mut Rng| format!("{:x}", rng.below(0x10000));
+    match rng.below(10) {
+        0 => "::1".into(),
+        1 => format!("fe80::{}:{}", group(rng), group(rng)),
+        2 => format!("ff02::{}", rng.range(1, 0x1ff)),
+        3 => format!("2001:db8:{}::{}", group(rng), group(rng)),
+        4 => format!(
+            "::ffff:10.{}.{}.{}",
+            rng.below(256),
+            rng.below(256),
+            rng.range(1, 254)
+        ),
+        5 => (0..8).map(|_| group(rng)).collect::<Vec<_>>().join(":"),
+        6 => format!(
+            "fd00:{}:{}:{}::{}",
+            group(rng),
+            group(rng),
+            group(rng),
+            group(rng)
+        ),
+        _ => format!("fd00::{:x}", rng.range(1, 0xffff)),
+    }
+}
+
+/// `-s`/`-d` operand: an address with a prefix or a mask; `None` for /0, which
+/// cannot be negated.
+fn address_for(rng: &mut Rng, family: Family) -> (String, bool) {
+    match family {
+        Family::V4 => address(rng),
+        Family::V6 => {
+            let ip = ipv6(rng);
+            match rng.below(12) {
+                0..=3 => (format!("{ip}/128"), true),
+                4 => (ip, true),
+                5 => (format!("{ip}/64"), true),
+                6 => (format!("{ip}/48"), true),
+                7 => (format!("{ip}/32"), true),
+                8 => (format!("{ip}/{}", rng.range(1, 127)), true),
+                9 => {
+                    let mask = *rng.pick(&[
+                        "ffff:0:ffff::",
+                        "ffff:ffff:ffff:ffff:0:0:ffff:ffff",
+                        "::ffff",
+                        "ffff:ffff:ffff:ffff::",
+                    ]);
+                    (format!("{ip}/{mask}"), true)
+                }
+                10 => (format!("{ip}/8"), true),
+                _ => (format!("{ip}/0"), false),
+            }
+        }
+    }
+}
+
 /// `-s`/`-d` operand: an address with a prefix or a dotted mask; `None` for /0, which
 /// cannot be negated.
 fn address(rng: &mut Rng) -> (String, bool) {
@@ -499,17 +568,18 @@ enum Proto {
     Other,
 }
 
-fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize) -> String {
+fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize, family: Family) -> String {
     let hook = chains[ci].hook;
+    let v6 = family == Family::V6;
     let mut line = format!("[{}:{}] -A {}", counter(rng), counter(rng), chains[ci].name);
 
     if rng.chance(25) {
-        let (a, negatable) = address(rng);
+        let (a, negatable) = address_for(rng, family);
         let n = if negatable { neg(rng, 25) } else { "" };
         let _ = write!(line, " {n}-s {a}");
     }
     if rng.chance(25) {
-        let (a, negatable) = address(rng);
+        let (a, negatable) = address_for(rng, family);
         let n = if negatable { neg(rng, 25) } else { "" };
         let _ = write!(line, " {n}-d {a}");
     }
@@ -523,6 +593,8 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize) -> String {
     // the protocol
     let mut proto = Proto::None;
     let mut proto_negated = false;
+    // ip6tables' mh match needs `-p mh`
+    let mut mobility = false;
     match rng.below(20) {
         0..=6 => {}
         7..=10 => proto = Proto::Ports("tcp"),
@@ -554,9 +626,41 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize) -> String {
                 if proto_negated { "! " } else { "" }
             );
         }
+        Proto::Icmp if v6 => {
+            proto_negated = rng.chance(10);
+            let name = *rng.pick(&["ipv6-icmp", "ipv6-icmp", "icmpv6", "58"]);
+            let _ = write!(line, " {}-p {name}", if proto_negated { "! " } else { "" });
+        }
         Proto::Icmp => {
             proto_negated = rng.chance(10);
             let _ = write!(line, " {}-p icmp", if proto_negated { "! " } else { "" });
+        }
+        Proto::Other if v6 => {
+            let p = *rng.pick(&[
+                "gre",
+                "47",
+                "esp",
+                "ah",
+                "icmp",
+                "ospf",
+                "vrrp",
+                "udplite",
+                "dccp",
+                "253",
+                "255",
+                "mobility-header",
+                "mh",
+                "135",
+                "ipcomp",
+                "GRE",
+                "l2tp",
+                "pim",
+                "143",
+                "igmp",
+            ]);
+            let n = neg(rng, 15);
+            mobility = n.is_empty() && matches!(p, "mobility-header" | "mh" | "135");
+            let _ = write!(line, " {n}-p {p}");
         }
         Proto::Other => {
             let p = *rng.pick(&[
@@ -664,7 +768,28 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize) -> String {
         ));
         port_matched = true;
     }
-    if proto == Proto::Icmp && !proto_negated && rng.chance(60) {
+    if v6 {
+        if proto == Proto::Icmp && !proto_negated && rng.chance(60) {
+            let t = match rng.below(6) {
+                0 => rng
+                    .pick(&[
+                        "echo-request",
+                        "echo-reply",
+                        "destination-unreachable",
+                        "neighbour-solicitation",
+                        "router-advertisement",
+                        "packet-too-big",
+                        "time-exceeded",
+                        "port-unreachable",
+                    ])
+                    .to_string(),
+                1 | 2 => rng.range(0, 255).to_string(),
+                _ => format!("{}/{}", rng.range(0, 255), rng.range(0, 255)),
+            };
+            matches.push(format!("-m icmp6 {}--icmpv6-type {t}", neg(rng, 20)));
+            port_matched = true;
+        }
+    } else if proto == Proto::Icmp && !proto_negated && rng.chance(60) {
         let t = match rng.below(6) {
             0 => "any".to_string(),
             1 => rng
@@ -688,10 +813,10 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize) -> String {
         }
     }
     if rng.chance(20) {
-        matches.push(addrtype(rng, hook));
+        matches.push(addrtype(rng, hook, family));
     }
     if rng.chance(12) {
-        matches.push(conntrack(rng));
+        matches.push(conntrack(rng, family));
     }
     if rng.chance(5) {
         let states = ["INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED"];
@@ -729,14 +854,29 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize) -> String {
     }
     if rng.chance(3) {
         let name = format!("KUBE-SEP-{}", hex(rng, 8));
+        let (part_mask, full_mask) = if v6 {
+            (
+                *rng.pick(&["ffff:ffff:ffff:ffff::", "ffff::", "::"]),
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            )
+        } else {
+            let last = *rng.pick(&["255", "0"]);
+            (
+                if last == "255" {
+                    "255.255.255.255"
+                } else {
+                    "255.255.255.0"
+                },
+                "255.255.255.255",
+            )
+        };
         matches.push(match rng.below(4) {
             0 => format!(
-                "-m recent --set --name {name} --mask 255.255.255.{} {}",
-                rng.pick(&["255", "0"]),
+                "-m recent --set --name {name} --mask {part_mask} {}",
                 rng.pick(&["--rsource", "--rdest"])
             ),
             1 => format!(
-                "-m recent --rcheck --seconds {} --reap --name {name} --mask 255.255.255.255 --rsource",
+                "-m recent --rcheck --seconds {} --reap --name {name} --mask {full_mask} --rsource",
                 rng.range(1, 10800)
             ),
             2 => format!(
@@ -752,10 +892,132 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize) -> String {
         let a = rng.range(1, 200);
         let b = rng.range(a, 254);
         let net = rng.below(9);
+        let range = if v6 {
+            format!("fd0{net}::{a:x}-fd0{net}::{b:x}")
+        } else {
+            format!("10.{net}.0.{a}-10.{net}.0.{b}")
+        };
         matches.push(format!(
-            "-m iprange {}--{}-range 10.{net}.0.{a}-10.{net}.0.{b}",
+            "-m iprange {}--{}-range {range}",
             neg(rng, 30),
             rng.pick(&["src", "dst"]),
+        ));
+    }
+    // ip6tables' own: hop limit, fragment header
+    if v6 && rng.chance(4) {
+        let op = *rng.pick(&["--hl-eq", "! --hl-eq", "--hl-lt", "--hl-gt"]);
+        matches.push(format!("-m hl {op} {}", rng.range(0, 255)));
+    }
+    if v6 && rng.chance(5) {
+        let mut m = String::from("-m frag");
+        if rng.chance(60) {
+            let a = rng.below(1 << 32);
+            let ids = if rng.chance(50) {
+                a.to_string()
+            } else {
+                format!("{a}:{}", rng.range(a, u64::from(u32::MAX)))
+            };
+            let _ = write!(m, " {}--fragid {ids}", neg(rng, 25));
+        }
+        if rng.chance(30) {
+            let _ = write!(m, " {}--fraglen {}", neg(rng, 25), rng.below(256));
+        }
+        for flag in ["--fragres", "--fragfirst"] {
+            if rng.chance(20) {
+                let _ = write!(m, " {flag}");
+            }
+        }
+        // more and last exclude each other
+        match rng.below(4) {
+            0 => m.push_str(" --fragmore"),
+            1 => m.push_str(" --fraglast"),
+            _ => {}
+        }
+        matches.push(m);
+    }
+    // eui64 (no options, no print function): incoming hooks only
+    if v6 && hook.incoming_only() && rng.chance(3) {
+        matches.push("-m eui64".into());
+    }
+    if mobility && rng.chance(70) {
+        let a = rng.below(256);
+        let types = match rng.below(3) {
+            0 => format!("{a}:{}", rng.range(a, 255)),
+            1 => rng
+                .pick(&["binding-update", "bu", "home-test", "be"])
+                .to_string(),
+            _ => a.to_string(),
+        };
+        matches.push(format!("-m mh {}--mh-type {types}", neg(rng, 25)));
+    }
+    if v6 && rng.chance(3) {
+        let name = *rng.pick(&["hbh", "dst"]);
+        let mut m = format!("-m {name}");
+        if rng.chance(60) {
+            let _ = write!(m, " {}--{name}-len {}", neg(rng, 25), rng.below(256));
+        }
+        if rng.chance(40) {
+            let opts: Vec<String> = (0..rng.range(1, 4))
+                .map(|_| {
+                    let t = rng.below(256);
+                    // PAD0 (type 0) has no length
+                    if t != 0 && rng.chance(50) {
+                        format!("{t}:{}", rng.below(255))
+                    } else {
+                        t.to_string()
+                    }
+                })
+                .collect();
+            let _ = write!(m, " --{name}-opts {}", opts.join(","));
+        }
+        matches.push(m);
+    }
+    if v6 && rng.chance(3) {
+        let mut m = String::from("-m rt");
+        // --rt-0-res needs --rt-type 0 first
+        let res = rng.chance(20);
+        if res {
+            m.push_str(" --rt-type 0");
+        } else if rng.chance(60) {
+            let _ = write!(m, " {}--rt-type {}", neg(rng, 25), rng.below(256));
+        }
+        if rng.chance(50) {
+            let a = rng.below(1 << 32);
+            let segs = if rng.chance(50) {
+                a.to_string()
+            } else {
+                format!("{a}:{}", rng.range(a, u64::from(u32::MAX)))
+            };
+            let _ = write!(m, " {}--rt-segsleft {segs}", neg(rng, 25));
+        }
+        if rng.chance(40) {
+            let _ = write!(m, " {}--rt-len {}", neg(rng, 25), rng.below(256));
+        }
+        if res {
+            m.push_str(" --rt-0-res");
+        }
+        matches.push(m);
+    }
+    if v6 && rng.chance(3) {
+        let headers = [
+            "hop-by-hop",
+            "hop",
+            "dst",
+            "route",
+            "frag",
+            "auth",
+            "esp",
+            "none",
+            "prot",
+            "ipv6-frag",
+            "44",
+            "60",
+        ];
+        matches.push(format!(
+            "-m ipv6header {}--header {}{}",
+            neg(rng, 25),
+            subset(rng, &headers, 4),
+            if rng.chance(40) { " --soft" } else { "" }
         ));
     }
     if rng.chance(3) {
@@ -786,8 +1048,8 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize) -> String {
         line.push_str(m);
     }
 
-    // fragments, only where no port or type is matched
-    if !port_matched && !matches!(proto, Proto::Ports(_)) && rng.chance(6) {
+    // fragments, only where no port or type is matched (ip6tables has no -f)
+    if !v6 && !port_matched && !matches!(proto, Proto::Ports(_)) && rng.chance(6) {
         let _ = write!(line, " {}-f", neg(rng, 40));
     }
 
@@ -838,7 +1100,7 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize) -> String {
             let _ = write!(
                 line,
                 " -j DNAT --to-destination {}",
-                nat_range(rng, with_ports, true)
+                nat_range_for(rng, with_ports, true, family)
             );
             if rng.chance(15) {
                 line.push_str(" --random");
@@ -872,7 +1134,7 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize) -> String {
             let _ = write!(
                 line,
                 " -j SNAT --to-source {}",
-                nat_range(rng, with_ports, false)
+                nat_range_for(rng, with_ports, false, family)
             );
             for flag in [" --random", " --random-fully", " --persistent"] {
                 if rng.chance(12) {
@@ -890,6 +1152,37 @@ fn port_range(rng: &mut Rng) -> String {
         a.to_string()
     } else {
         format!("{a}-{}", rng.range(a, 65535))
+    }
+}
+
+/// A DNAT/SNAT range of the family: IPv6 addresses go in brackets when ports follow
+/// (`[IP]:P`, `[IP1-IP2]:A-B`: the form ip6tables takes and prints).
+fn nat_range_for(rng: &mut Rng, with_ports: bool, dnat: bool, family: Family) -> String {
+    if family == Family::V4 {
+        return nat_range(rng, with_ports, dnat);
+    }
+    let ip = format!("fd00::{:x}:{:x}", rng.below(256), rng.range(2, 200));
+    let range_end = format!("fd00::1:{:x}", rng.range(201, 254));
+    if !with_ports {
+        return if rng.chance(30) {
+            format!("{ip}-{range_end}")
+        } else {
+            ip
+        };
+    }
+    match rng.below(8) {
+        0 => ip,
+        1 | 2 => format!("[{ip}]:{}", rng.range(1, 65535)),
+        3 => format!("[{ip}]:{}", port_range(rng)),
+        4 => format!("[{ip}-{range_end}]:{}", port_range(rng)),
+        5 => format!("{ip}-{range_end}"),
+        6 if dnat => {
+            let a = rng.range(1024, 30000);
+            let b = rng.range(a + 1, a + 1000);
+            format!("[{ip}]:{a}-{b}/{}", rng.range(1, 65535))
+        }
+        _ if dnat => format!(":{}", rng.range(1, 65535)),
+        _ => ip,
     }
 }
 
@@ -920,8 +1213,17 @@ fn nat_range(rng: &mut Rng, with_ports: bool, dnat: bool) -> String {
     }
 }
 
-fn addrtype(rng: &mut Rng, hook: Hook) -> String {
-    const TYPES: &[&str] = &[
+fn addrtype(rng: &mut Rng, hook: Hook, family: Family) -> String {
+    // the kernel matches no BROADCAST, BLACKHOLE, PROHIBIT or later types for IPv6
+    const TYPES6: &[&str] = &[
+        "UNSPEC",
+        "UNICAST",
+        "LOCAL",
+        "ANYCAST",
+        "MULTICAST",
+        "UNREACHABLE",
+    ];
+    const TYPES4: &[&str] = &[
         "UNSPEC",
         "UNICAST",
         "LOCAL",
@@ -935,18 +1237,19 @@ fn addrtype(rng: &mut Rng, hook: Hook) -> String {
         "NAT",
         "XRESOLVE",
     ];
+    let types = if family == Family::V6 { TYPES6 } else { TYPES4 };
     let mut m = String::from("-m addrtype");
     let which = rng.below(3);
     if which != 1 {
         let t = if rng.chance(50) {
             "LOCAL".into()
         } else {
-            subset(rng, TYPES, 3)
+            subset(rng, types, 3)
         };
         let _ = write!(m, " {}--dst-type {t}", neg(rng, 25));
     }
     if which != 0 {
-        let t = subset(rng, TYPES, 3);
+        let t = subset(rng, types, 3);
         let _ = write!(m, " {}--src-type {t}", neg(rng, 25));
     }
     if hook.incoming_only() && rng.chance(15) {
@@ -957,7 +1260,7 @@ fn addrtype(rng: &mut Rng, hook: Hook) -> String {
     m
 }
 
-fn conntrack(rng: &mut Rng) -> String {
+fn conntrack(rng: &mut Rng, family: Family) -> String {
     const STATES: &[&str] = &[
         "INVALID",
         "NEW",
@@ -981,7 +1284,7 @@ fn conntrack(rng: &mut Rng) -> String {
         ));
     }
     if rng.chance(20) {
-        let (a, _) = address(rng);
+        let (a, _) = address_for(rng, family);
         let a = a.trim_end_matches("/0").to_string();
         opts.push(format!("{}--ctorigdst {a}", neg(rng, 20)));
     }
