@@ -15,39 +15,191 @@ use crate::commands::Context;
 use crate::display::{self, PortEntry};
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
+use crate::present::template::{Options, Template, docker};
 
 pub fn run(ctx: &Context, args: &PsArgs) -> Result<()> {
+    // docker hands every filter to the engine; berth keeps `publish` for itself, since
+    // the engine does not know the ports berth publishes
+    let mut engine_filters: Vec<(String, String)> = Vec::new();
+    let mut publish: Vec<String> = Vec::new();
+    for f in &args.filter {
+        let (k, v) = f.split_once('=').unwrap_or((f.as_str(), ""));
+        let k = k.trim().to_lowercase();
+        let v = v.trim().to_string();
+        if k == "publish" {
+            if v.contains(':') {
+                return Err(Error::Message {
+                    message: format!(
+                        "Error response from daemon: filter for 'publish' should not contain ':': {v}"
+                    ),
+                    code: 1,
+                });
+            }
+            publish.push(v);
+        } else {
+            engine_filters.push((k, v));
+        }
+    }
+    let wanted = publish
+        .iter()
+        .map(|p| parse_port_filter(p))
+        .collect::<std::result::Result<Vec<_>, String>>()
+        .map_err(|m| Error::Message {
+            message: m,
+            code: 1,
+        })?;
+    // docker: --latest is --last 1 unless --last is given
+    let limit = if args.latest && args.last == -1 {
+        1
+    } else {
+        args.last
+    };
+    // docker's order: the format (the flag, else config.json's psFormat), checked and
+    // run once on an empty row before the list is asked for (which also tells whether
+    // the sizes are needed)
+    let format = match &args.format {
+        Some(f) if !f.is_empty() => {
+            if args.quiet {
+                eprintln!(
+                    "WARNING: Ignoring custom format, because both --format and --quiet are set."
+                );
+            }
+            f.clone()
+        }
+        _ => config_ps_format(&ctx.docker_config).unwrap_or_default(),
+    };
+    let mut size = args.size;
+    if !format.is_empty() {
+        let used = check_format(&format)?;
+        if !args.quiet && !size && used {
+            size = true;
+        }
+    }
     let containers = engine::block_on(async {
-        let engine = Engine::connect(&ctx.settings.host).await?;
-        engine.list(args.all).await
+        let engine = Engine::connect(&ctx.settings.endpoint).await?;
+        let filters: Vec<(&str, &str)> = engine_filters
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let list = engine.list_with(args.all, &filters, limit, size).await?;
+        // berth's ports only from labels it sealed, not from an image's
+        let shown = crate::trust::Shown::of(
+            &ctx.settings.key_path,
+            &engine,
+            list.iter().map(|c| {
+                let sealed = c
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key(crate::model::SEAL_LABEL));
+                (c.image_id.clone(), sealed)
+            }),
+        )
+        .await;
+        Ok::<_, Error>((list, shown))
     })?;
+    let (containers, shown) = containers;
+    let containers: Vec<ContainerSummary> = containers
+        .into_iter()
+        .filter(|c| {
+            wanted.is_empty()
+                || port_entries(c, &shown).iter().any(|e| {
+                    e.ip.is_some()
+                        && wanted
+                            .iter()
+                            .any(|(a, b, proto)| (*a..=*b).contains(&e.public) && *proto == e.proto)
+                })
+        })
+        .collect();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let rows: Vec<Row> = containers
         .iter()
-        .map(|c| Row::new(c, !args.no_trunc, now))
+        .map(|c| Row::new(c, !args.no_trunc, now, &shown))
         .collect();
     let mut out = io::stdout().lock();
-    let format = args.format.as_deref().unwrap_or("");
-    if args.quiet {
-        if !format.is_empty() {
-            eprintln!(
-                "WARNING: Ignoring custom format, because both --format and --quiet are set."
-            );
-        }
-        for r in &rows {
-            writeln!(out, "{}", r.id)?;
-        }
-    } else {
-        out.write_all(render(&rows, format)?.as_bytes())?;
-    }
+    out.write_all(render(&rows, &final_format(&format, args.quiet, size))?.as_bytes())?;
     out.flush()?;
     Ok(())
 }
 
+/// `psFormat` in docker's config.json, if set.
+fn config_ps_format(dir: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v.get("psFormat")
+        .and_then(Value::as_str)
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+}
+
+/// docker's check of a `--format` before it lists: the template parses, and runs on an
+/// empty row. Returns whether the template reads `.Size`.
+fn check_format(format: &str) -> Result<bool> {
+    let tmpl = Template::parse(format).map_err(|e| Error::Message {
+        message: format!("failed to parse template: {e}"),
+        code: 1,
+    })?;
+    let used = std::cell::Cell::new(false);
+    let run = |size: &str| {
+        let row = Row {
+            size: size.to_string(),
+            ..Row::default()
+        };
+        let opts = Options::typed(&docker::PS_CONTAINER)
+            .method("Label", 1, |_| Ok(Value::String(String::new())))
+            .method("Size", 0, |_| {
+                used.set(true);
+                Ok(Value::String(size.to_string()))
+            });
+        tmpl.execute(&row.data(), &opts)
+    };
+    let empty = run("").map_err(|e| Error::Message {
+        message: format!("failed to execute template: {e}"),
+        code: 1,
+    })?;
+    // `{{json .}}` or `{{print .}}` read every column, Size among them
+    let other = run("0B").unwrap_or_default();
+    Ok(used.get() || empty != other)
+}
+
+/// The template docker lays the list out with (its `NewContainerFormat`).
+fn final_format(format: &str, quiet: bool, size: bool) -> String {
+    match format {
+        "" | "table" if quiet => "{{.ID}}".to_string(),
+        "" | "table" if size => format!("{DEFAULT_TABLE}\t{{{{.Size}}}}"),
+        "" | "table" => DEFAULT_TABLE.to_string(),
+        "raw" => {
+            let mut f = if quiet {
+                "container_id: {{.ID}}".to_string()
+            } else {
+                "container_id: {{.ID}}\nimage: {{.Image}}\ncommand: {{.Command}}\ncreated_at: {{.CreatedAt}}\nstate: {{- pad .State 1 0}}\nstatus: {{- pad .Status 1 0}}\nnames: {{.Names}}\nlabels: {{- pad .Labels 1 0}}\nports: {{- pad .Ports 1 0}}\n".to_string()
+            };
+            if size && !quiet {
+                f.push_str("size: {{.Size}}\\n");
+            }
+            f
+        }
+        _ if quiet => "{{.ID}}".to_string(),
+        f => f.to_string(),
+    }
+}
+
+/// A `publish=`/`expose=` filter value: `80`, `80-90`, `80/udp` (tcp by default).
+fn parse_port_filter(v: &str) -> std::result::Result<(u16, u16, String), String> {
+    let ports = crate::portspec::parse_expose(v).map_err(|e| {
+        format!("Error response from daemon: error while looking up for publish {v}: {e}")
+    })?;
+    let first = ports
+        .first()
+        .ok_or_else(|| format!("Error response from daemon: invalid filter value {v}"))?;
+    let last = ports.last().expect("one at least");
+    Ok((first.number, last.number, first.proto.clone()))
+}
+
 /// One container, its fields as docker's template context has them.
+#[derive(Default)]
 pub struct Row {
     pub id: String,
     pub image: String,
@@ -62,10 +214,16 @@ pub struct Row {
     pub networks: String,
     pub mounts: String,
     pub local_volumes: String,
+    pub size: String,
+    /// For `{{.Label "key"}}`.
+    pub label_map: BTreeMap<String, String>,
+    /// The image's platform (`{"architecture":"amd64","os":"linux"}`), when the engine
+    /// says it (an engine with a multi-platform image store); `null` otherwise.
+    pub platform: Value,
 }
 
 impl Row {
-    pub fn new(c: &ContainerSummary, trunc: bool, now: i64) -> Row {
+    pub fn new(c: &ContainerSummary, trunc: bool, now: i64, shown: &crate::trust::Shown) -> Row {
         let full_id = c.id.clone().unwrap_or_default();
         let id = if trunc {
             full_id.chars().take(12).collect()
@@ -134,12 +292,20 @@ impl Row {
             running_for: format!("{} ago", display::human_duration(now - created)),
             status: c.status.clone().unwrap_or_default(),
             state: c.state.map(|s| s.to_string()).unwrap_or_default(),
-            ports: display::displayable_ports(&port_entries(c)),
+            ports: display::displayable_ports(&port_entries(c, shown)),
             names,
             labels: labels.join(","),
             networks: networks.join(","),
             mounts: mount_names.join(","),
             local_volumes: local.to_string(),
+            size: size_text(c),
+            label_map: c.labels.clone().unwrap_or_default().into_iter().collect(),
+            platform: c
+                .image_manifest_descriptor
+                .as_ref()
+                .and_then(|d| d.platform.as_ref())
+                .and_then(|p| serde_json::to_value(p).ok())
+                .unwrap_or(Value::Null),
         }
     }
 
@@ -159,112 +325,52 @@ impl Row {
             "Networks" => &self.networks,
             "Mounts" => &self.mounts,
             "LocalVolumes" => &self.local_volumes,
-            "Size" => "0B",
+            "Size" => &self.size,
             _ => return None,
         })
     }
 
-    /// `{{json .}}`: every field, keys sorted, as docker prints it.
-    fn json(&self) -> String {
-        let mut m = BTreeMap::new();
-        for key in [
-            "Command",
-            "CreatedAt",
-            "ID",
-            "Image",
-            "Labels",
-            "LocalVolumes",
-            "Mounts",
-            "Names",
-            "Networks",
-            "Ports",
-            "RunningFor",
-            "Size",
-            "State",
-            "Status",
-        ] {
-            m.insert(
-                key.to_string(),
-                Value::String(self.field(key).unwrap_or("").to_string()),
-            );
-        }
-        display::go_json(&Value::Object(m.into_iter().collect()))
+    /// The row as the template's data: every column, by its Go method's name.
+    fn data(&self) -> Value {
+        let mut m: serde_json::Map<String, Value> = COLUMNS
+            .iter()
+            .map(|(k, _)| {
+                (
+                    k.to_string(),
+                    Value::String(self.field(k).unwrap_or("").to_string()),
+                )
+            })
+            .collect();
+        m.insert("Platform".into(), self.platform.clone());
+        Value::Object(m)
     }
 }
 
-fn header(field: &str) -> &'static str {
-    match field {
-        "ID" => "CONTAINER ID",
-        "Image" => "IMAGE",
-        "Command" => "COMMAND",
-        "CreatedAt" => "CREATED AT",
-        "RunningFor" => "CREATED",
-        "Status" => "STATUS",
-        "State" => "STATE",
-        "Ports" => "PORTS",
-        "Names" => "NAMES",
-        "Labels" => "LABELS",
-        "Networks" => "NETWORKS",
-        "Mounts" => "MOUNTS",
-        "LocalVolumes" => "LOCAL VOLUMES",
-        "Size" => "SIZE",
-        _ => "",
-    }
-}
+/// Each column's Go method and its table header.
+const COLUMNS: [(&str, &str); 14] = [
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Status", "STATUS"),
+    ("State", "STATE"),
+    ("Ports", "PORTS"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Networks", "NETWORKS"),
+    ("Mounts", "MOUNTS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Size", "SIZE"),
+];
 
 const DEFAULT_TABLE: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
-/// One piece of a template: literal text or an action.
-enum Piece {
-    Text(String),
-    Field(String),
-    Json,
-}
-
-/// The subset of Go templates docker users script `ps` with: `{{.Field}}`, `{{json .}}`,
-/// a leading `table`, and `\t` / `\n` escapes.
-fn parse_template(t: &str) -> Result<Vec<Piece>> {
-    let mut pieces = Vec::new();
-    let mut rest = t;
-    while let Some(start) = rest.find("{{") {
-        if start > 0 {
-            pieces.push(Piece::Text(rest[..start].to_string()));
-        }
-        let end = rest[start..]
-            .find("}}")
-            .ok_or_else(|| template_error(format!("template: :1: unclosed action in {t:?}")))?;
-        let action = rest[start + 2..start + end].trim();
-        let action = action.trim_start_matches('-').trim_end_matches('-').trim();
-        if action == "json ." {
-            pieces.push(Piece::Json);
-        } else if let Some(name) = action.strip_prefix('.') {
-            if header(name).is_empty() {
-                return Err(template_error(format!(
-                    "template: :1:{}: executing \"\" at <.{name}>: can't evaluate field {name} in type *formatter.ContainerContext",
-                    start + 3
-                )));
-            }
-            pieces.push(Piece::Field(name.to_string()));
-        } else {
-            return Err(template_error(format!(
-                "template: :1: function {action:?} not defined"
-            )));
-        }
-        rest = &rest[start + end + 2..];
-    }
-    if !rest.is_empty() {
-        pieces.push(Piece::Text(rest.to_string()));
-    }
-    Ok(pieces)
-}
-
-fn template_error(message: String) -> Error {
-    Error::Message { message, code: 1 }
-}
-
-/// The list in `format` (empty or `table` = docker's default table; `json` = one JSON
-/// object per line; otherwise a template, a table when it starts with `table`).
+/// The list in `format` as docker's formatter writes it: empty or `table` is docker's
+/// default table, `json` one JSON object per line, anything else a Go template, laid
+/// out as a table (header from the column names, tab-aligned) when it starts with
+/// `table`. Nothing is written when a row fails: the error is docker's text.
 pub fn render(rows: &[Row], format: &str) -> Result<String> {
     let format = match format {
         "" | "table" => DEFAULT_TABLE,
@@ -272,39 +378,72 @@ pub fn render(rows: &[Row], format: &str) -> Result<String> {
         f => f,
     };
     let (table, body) = match format.strip_prefix("table") {
-        Some(rest) => (true, rest.trim_matches(' ')),
+        Some(rest) => (true, rest),
         None => (false, format),
     };
-    let body = body.replace("\\t", "\t").replace("\\n", "\n");
-    let pieces = parse_template(&body)?;
-    let render_row = |row: Option<&Row>| -> String {
-        let mut s = String::new();
-        for p in &pieces {
-            match (p, row) {
-                (Piece::Text(t), _) => s.push_str(t),
-                (Piece::Field(f), Some(r)) => s.push_str(r.field(f).unwrap_or("")),
-                (Piece::Field(f), None) => s.push_str(header(f)),
-                (Piece::Json, Some(r)) => s.push_str(&r.json()),
-                (Piece::Json, None) => {}
-            }
-        }
-        s
-    };
-    if !table {
-        let mut out = String::new();
-        for r in rows {
-            out.push_str(&render_row(Some(r)));
-            out.push('\n');
-        }
-        return Ok(out);
+    let body = body
+        .trim_matches(' ')
+        .replace("\\t", "\t")
+        .replace("\\n", "\n");
+    let tmpl = Template::parse(&body).map_err(|e| Error::Message {
+        message: format!("template parsing error: {e}"),
+        code: 1,
+    })?;
+    let mut text = String::new();
+    for r in rows {
+        let labels = &r.label_map;
+        let opts = Options::typed(&docker::PS_CONTAINER).method("Label", 1, |a| {
+            let key = a.first().and_then(Value::as_str).unwrap_or("");
+            Ok(Value::String(labels.get(key).cloned().unwrap_or_default()))
+        });
+        // (the words of docker's formatter, once the template passed the check before
+        // the list)
+        let out = tmpl.execute(&r.data(), &opts).map_err(|e| Error::Message {
+            message: format!("template parsing error: {e}"),
+            code: 1,
+        })?;
+        text.push_str(&out);
+        text.push('\n');
     }
-    let mut lines = vec![render_row(None)];
-    lines.extend(rows.iter().map(|r| render_row(Some(r))));
-    let cells: Vec<Vec<String>> = lines
+    if !table {
+        return Ok(text);
+    }
+    // the header: the same template over the column names, with docker's header
+    // functions; a header that fails to render is left out, as docker leaves it
+    let mut names: serde_json::Map<String, Value> = COLUMNS
         .iter()
+        .map(|(k, h)| (k.to_string(), Value::String(h.to_string())))
+        .collect();
+    names.insert("Platform".into(), Value::String("PLATFORM".into()));
+    let opts = Options::new().header_functions().method("Label", 1, |a| {
+        let key = a.first().and_then(Value::as_str).unwrap_or("");
+        let last = key.rsplit('.').next().unwrap_or("");
+        Ok(Value::String(last.replace(['-', '_'], " ")))
+    });
+    let header = tmpl
+        .execute(&Value::Object(names), &opts)
+        .unwrap_or_default();
+    let all = format!("{header}\n{text}");
+    let cells: Vec<Vec<String>> = all
+        .strip_suffix('\n')
+        .unwrap_or(&all)
+        .split('\n')
         .map(|l| l.split('\t').map(str::to_string).collect())
         .collect();
     Ok(display::tabwrite(&cells))
+}
+
+/// docker's SIZE: `12.3kB (virtual 7.47MB)`.
+fn size_text(c: &ContainerSummary) -> String {
+    let rw = c.size_rw.unwrap_or(0);
+    match c.size_root_fs {
+        Some(root) if root > 0 => format!(
+            "{} (virtual {})",
+            crate::engine::human_size_with_precision(rw, 3),
+            crate::engine::human_size_with_precision(root, 3)
+        ),
+        _ => crate::engine::human_size_with_precision(rw, 3),
+    }
 }
 
 /// docker's IMAGE column: the reference as given, without `docker.io/library/` and
@@ -351,11 +490,11 @@ fn image_name(c: &ContainerSummary, trunc: bool) -> String {
 /// The PORTS entries of a container: berth's published ports (running containers
 /// only, as docker shows none for stopped ones), the engine's published ports, and the
 /// ports only exposed.
-pub fn port_entries(c: &ContainerSummary) -> Vec<PortEntry> {
+pub fn port_entries(c: &ContainerSummary, shown: &crate::trust::Shown) -> Vec<PortEntry> {
     let running = c.state == Some(ContainerSummaryStateEnum::RUNNING);
     let mut entries = Vec::new();
     let published = if running {
-        crate::model::published_of(c.labels.as_ref())
+        shown.published(c.labels.as_ref(), c.image_id.as_deref())
     } else {
         None
     };
