@@ -8,10 +8,11 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::{self, IsTerminal, Write};
 use std::rc::Rc;
 
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{AttachContainerOptionsBuilder, WaitContainerOptionsBuilder};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -31,47 +32,159 @@ use crate::portspec::{self, Port, PortSpecs};
 use crate::reconcile::{self, Options, Reconciler, Scope};
 
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
-    let specs = portspec::parse_all(&args.publish, &args.expose, args.publish_all)
-        .map_err(|e| Error::usage("run", e.0))?;
     if args.dry_run {
+        let specs = portspec::parse_all(&args.publish, &args.expose, args.publish_all)
+            .map_err(|e| Error::usage("run", e.0))?;
         return dry_run(ctx, args, &specs);
     }
-    let config = container_config(args).map_err(|e| Error::usage("run", e))?;
-    if (!specs.bindings.is_empty() || args.publish_all) && !host::may_change_firewall() {
-        // before anything exists: a container berth could not publish is not created
-        return Err(Error::failed(host::NEED_ROOT));
-    }
-    engine::block_on(run_async(ctx, args, specs, config))
+    engine::block_on(run_async(ctx, args))
 }
+
+/// The container as docker's client builds it once the engine is known, and its
+/// `--cidfile` (created empty; the ID goes in once the container exists).
+pub struct Planned {
+    pub spec: crate::runspec::Spec,
+    cidfile: Option<(std::path::PathBuf, std::fs::File)>,
+    /// The engine's create call while it runs: an interrupted `run` waits for it, to
+    /// remove what it created.
+    creating: Creating,
+}
+
+type Creating = Rc<RefCell<Option<tokio::task::JoinHandle<Result<String>>>>>;
+
+impl Planned {
+    /// docker's steps before its create call, in its order: deprecation notices, the
+    /// flags (checked against the engine's API version), the TTY, `--detach-keys`,
+    /// `--platform`, the cidfile, then the engine's own refusals. An engine that cannot
+    /// be reached is reported after the flags' errors, as docker does.
+    pub fn new(
+        engine: &Result<Engine>,
+        args: &crate::cli::ContainerArgs,
+        verb: Verb,
+        detach: bool,
+        detach_keys: Option<&str>,
+    ) -> Result<Planned> {
+        use crate::runspec;
+        for n in runspec::notices(args) {
+            println!("{n}");
+        }
+        let api = match engine {
+            Ok(e) => runspec::api_version(e),
+            Err(_) => CURRENT_API.to_string(),
+        };
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        let env = |k: &str| std::env::var(k).ok();
+        let info = runspec::EngineInfo {
+            api_version: &api,
+            os_type: "linux",
+        };
+        let stdin_tty = io::stdin().is_terminal();
+        let mut spec = runspec::plan(args, verb, detach, detach_keys, stdin_tty, info, &env, &cwd)
+            .map_err(|e| e.into_error(verb))?;
+        // which berth made it: `nat sync` reaps --rm containers a killed berth never started
+        debug_assert!(
+            verb != Verb::Run
+                || !args.rm
+                || spec
+                    .body
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key(RUN_LABEL))
+        );
+        // docker sends the size of its stdout's terminal
+        if io::stdout().is_terminal()
+            && let Some((rows, cols)) = terminal_size()
+            && let Some(hc) = spec.body.host_config.as_mut()
+        {
+            hc.console_size = Some(vec![rows.into(), cols.into()]);
+        }
+        let cidfile = match &spec.cidfile {
+            Some(p) => Some((
+                p.clone(),
+                runspec::create_cidfile(p, verb).map_err(|e| e.into_error(verb))?,
+            )),
+            None => None,
+        };
+        let mut planned = Planned {
+            spec,
+            cidfile,
+            creating: Creating::default(),
+        };
+        if let Err(e) = runspec::daemon_check(&planned.spec, verb, &api) {
+            planned.abandon();
+            return Err(e.into_error(verb));
+        }
+        Ok(planned)
+    }
+
+    /// The container exists: its ID goes into the cidfile (without a newline, as docker
+    /// writes it).
+    fn created(&mut self, id: &str) {
+        if let Some((_, f)) = &mut self.cidfile {
+            let _ = f.write_all(id.as_bytes());
+        }
+    }
+
+    /// The container of a create call that was still running when the caller gave up.
+    async fn created_meanwhile(&self) -> Option<String> {
+        let pending = self.creating.borrow_mut().take()?;
+        pending.await.ok()?.ok()
+    }
+
+    /// Nothing was created (or it was rolled back): the cidfile goes.
+    pub fn abandon(&mut self) {
+        if let Some((p, _)) = self.cidfile.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The API version docker's current client speaks, for the flags' checks when the
+/// engine cannot be reached (its error comes after them).
+const CURRENT_API: &str = "1.52";
 
 /// What berth created so far, so an error or an interrupt can undo it.
 #[derive(Default)]
 struct Undo {
     container: Option<String>,
+    /// berth allocated host ports for it (its rules may have landed, in part).
+    published: bool,
 }
 
-async fn run_async(
-    ctx: &Context,
-    args: &RunArgs,
-    specs: PortSpecs,
-    body: ContainerCreateBody,
-) -> Result<()> {
-    let engine = Engine::connect(&ctx.settings.host)
-        .await
-        .map_err(|e| run_error(&e))?;
-    let fw = crate::firewall::iptables(ctx.settings.iptables)?;
+async fn run_async(ctx: &Context, args: &RunArgs) -> Result<()> {
+    let engine = Engine::connect(&ctx.settings.endpoint).await;
+    let mut planned = Planned::new(
+        &engine,
+        &args.container,
+        Verb::Run,
+        args.detach,
+        args.detach_keys.as_deref(),
+    )?;
+    let engine = match engine {
+        Ok(e) => e,
+        Err(e) => {
+            planned.abandon();
+            return Err(run_error(&e));
+        }
+    };
+    let fw = crate::firewall::iptables_if_any(ctx.settings.iptables);
     let rec = Reconciler::new(&engine, &fw, &ctx.settings);
     let undo = Rc::new(RefCell::new(Undo::default()));
-    let setup = setup(ctx, &rec, args, specs, body, undo.clone());
+    let mut interrupts = Interrupts::new();
+    let setup = setup(ctx, &rec, args, &mut planned, undo.clone());
     let started = tokio::select! {
         r = setup => r,
-        _ = interrupted() => Err(Error::Exit(130)),
+        _ = interrupts.next() => Err(Error::Exit(130)),
     };
     let started = match started {
         Ok(s) => s,
         Err(e) => {
-            let done = std::mem::take(&mut *undo.borrow_mut());
+            let mut done = std::mem::take(&mut *undo.borrow_mut());
+            if let Some(id) = planned.created_meanwhile().await {
+                done.container.get_or_insert(id);
+            }
             rollback(&rec, &done).await;
+            planned.abandon();
             return Err(e);
         }
     };
@@ -82,7 +195,7 @@ async fn run_async(
         }
         return Ok(());
     }
-    foreground(&rec, args, started).await
+    foreground(&rec, args, started, &mut interrupts).await
 }
 
 /// A started container, and what the foreground part needs of it.
@@ -98,82 +211,13 @@ async fn setup(
     ctx: &Context,
     rec: &Reconciler<'_>,
     args: &RunArgs,
-    mut specs: PortSpecs,
-    mut body: ContainerCreateBody,
+    planned: &mut Planned,
     undo: Rc<RefCell<Undo>>,
 ) -> Result<Started> {
     let engine = rec.engine;
-    let image = args.image();
-    let exposed = match engine
-        .image_exposed_ports(image)
-        .await
-        .map_err(|e| run_error(&e))?
-    {
-        Some(e) => e,
-        None => {
-            eprintln!(
-                "Unable to find image '{}' locally",
-                engine::full_image_name(image)
-            );
-            engine
-                .pull(image, &mut io::stderr())
-                .await
-                .map_err(|e| run_error(&e))?;
-            engine
-                .image_exposed_ports(image)
-                .await
-                .map_err(|e| run_error(&e))?
-                .ok_or_else(|| Error::failed(format!("No such image: {image}")))?
-        }
-    };
-    if args.publish_all {
-        for p in &exposed {
-            if let Ok(ports) = portspec::parse_expose(p) {
-                specs.exposed.extend(ports);
-            }
-        }
-        specs.publish_all();
-    }
-    body.exposed_ports = Some(specs.exposed.iter().map(Port::to_string).collect());
-    let host_network = matches!(args.network.as_deref(), Some("host"));
-    if host_network && !specs.bindings.is_empty() {
-        eprintln!("WARNING: Published ports are discarded when using host network mode");
-        specs.bindings.clear();
-    }
-
-    // Allocate under the allocation lock, held until the container (and so its label,
-    // which holds the ports from then on) exists.
-    let mut published: Vec<Published> = Vec::new();
-    let id = if specs.bindings.is_empty() {
-        engine
-            .create(args.name.as_deref(), body)
-            .await
-            .map_err(|e| run_error(&e))?
-    } else {
-        host::check_other_firewall(None).map_err(|m| Error::usage("run", m))?;
-        check_families(engine, args.network.as_deref(), &specs).await?;
-        let key = rec.key().cloned().ok_or_else(|| {
-            Error::failed(format!(
-                "cannot read or create {}",
-                ctx.settings.key_path.display()
-            ))
-        })?;
-        let _alloc =
-            Lock::acquire(&ctx.settings.alloc_lock()).map_err(|e| Error::failed(e.to_string()))?;
-        let taken = reconcile::ports::taken(engine, rec.fw).await?;
-        published = alloc::allocate(&specs, &taken, &reconcile::ports::pool(&ctx.settings))
-            .map_err(|e| Error::usage("run", e.0))?;
-        let label = alloc::to_label(&published);
-        let seal = key.seal(&label)?;
-        let labels = body.labels.get_or_insert_with(HashMap::new);
-        labels.insert(PORTS_LABEL.to_string(), label);
-        labels.insert(SEAL_LABEL.to_string(), seal);
-        engine
-            .create(args.name.as_deref(), body)
-            .await
-            .map_err(|e| run_error(&e))?
-    };
+    let (id, published) = prepare(ctx, rec, &args.container, planned, Verb::Run).await?;
     undo.borrow_mut().container = Some(id.clone());
+    undo.borrow_mut().published = !published.is_empty();
     ctx.settings.pause("after-create");
 
     let attach = if args.detach {
@@ -241,6 +285,207 @@ async fn setup(
     })
 }
 
+/// Which command is creating: their errors differ (docker's `run` wraps the engine's
+/// errors with its help hint and exits 125; `create` prints them bare and exits 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Run,
+    Create,
+}
+
+impl Verb {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Run => "run",
+            Verb::Create => "create",
+        }
+    }
+
+    /// An engine error as this command reports it.
+    pub fn error(self, e: &Error) -> Error {
+        match self {
+            Verb::Run => run_error(e),
+            Verb::Create => match e {
+                Error::Message { message, .. } | Error::Failed { message, .. } => Error::Message {
+                    message: message.clone(),
+                    code: 1,
+                },
+                other => Error::failed(other.to_string()),
+            },
+        }
+    }
+}
+
+/// What run and create share: the image (pulled when missing), the ports (`-P` with the
+/// image's EXPOSE), their host ports (allocated under the allocation lock, recorded in
+/// the sealed label), and the container. Returns its ID and its bindings.
+pub async fn prepare(
+    ctx: &Context,
+    rec: &Reconciler<'_>,
+    args: &crate::cli::ContainerArgs,
+    planned: &mut Planned,
+    verb: Verb,
+) -> Result<(String, Vec<Published>)> {
+    use crate::runspec::Pull;
+    let engine = rec.engine;
+    let image = args.image();
+    let creating = planned.creating.clone();
+    let spec = &mut planned.spec;
+    let mut specs = std::mem::take(&mut spec.ports);
+    let mut body = std::mem::take(&mut spec.body);
+    let name = spec.name.clone();
+    let platform = spec.platform.clone();
+    let quiet = spec.quiet;
+    let run_error = |e: &Error| verb.error(e);
+    let pull = |quiet: bool| {
+        let platform = platform.clone();
+        async move {
+            let mut sink = io::sink();
+            let mut err = io::stderr();
+            let out: &mut (dyn Write + Send) = if quiet { &mut sink } else { &mut err };
+            engine.pull(image, platform.as_deref(), out).await
+        }
+    };
+    if spec.pull == Pull::Always {
+        pull(spec.quiet).await.map_err(|e| run_error(&e))?;
+    }
+    let exposed = match engine
+        .image_exposed_ports(image)
+        .await
+        .map_err(|e| run_error(&e))?
+    {
+        Some(e) => e,
+        // the create call gives the engine's own words for the missing image
+        None if spec.pull == Pull::Never => Vec::new(),
+        None => {
+            if !spec.quiet {
+                eprintln!(
+                    "Unable to find image '{}' locally",
+                    engine::full_image_name(image)
+                );
+            }
+            pull(spec.quiet).await.map_err(|e| run_error(&e))?;
+            engine
+                .image_exposed_ports(image)
+                .await
+                .map_err(|e| run_error(&e))?
+                .ok_or_else(|| Error::failed(format!("No such image: {image}")))?
+        }
+    };
+    // the create call runs in a task of its own: dropped here (Ctrl-C), it still ends,
+    // and the interrupted run removes what it made
+    let create = |body: ContainerCreateBody| {
+        let task = engine.spawn_create(name.clone(), platform.clone(), body);
+        let creating = creating.clone();
+        *creating.borrow_mut() = Some(task);
+        async move {
+            let done = std::future::poll_fn(|cx| {
+                let mut slot = creating.borrow_mut();
+                match slot.as_mut() {
+                    Some(task) => std::pin::Pin::new(task).poll(cx),
+                    None => std::task::Poll::Pending,
+                }
+            })
+            .await;
+            creating.borrow_mut().take();
+            match done {
+                Ok(r) => r.map_err(|e| run_error(&e)),
+                Err(e) => Err(Error::failed(format!("the create call failed: {e}"))),
+            }
+        }
+    };
+    // what the user asked for, as docker sends it to an engine that publishes itself
+    let asked = specs.clone();
+    if args.publish_all {
+        for p in &exposed {
+            if let Ok(ports) = portspec::parse_expose(p) {
+                specs.exposed.extend(ports);
+            }
+        }
+        specs.publish_all();
+    }
+    body.exposed_ports = Some(specs.exposed.iter().map(Port::to_string).collect());
+    let host_network = matches!(args.network.as_deref(), Some("host"));
+    if host_network && !specs.bindings.is_empty() {
+        eprintln!("WARNING: Published ports are discarded when using host network mode");
+        specs.bindings.clear();
+    }
+
+    // An engine berth cannot firewall (another host, another namespace, rootless)
+    // publishes its containers' ports itself, as docker has it do
+    if !specs.bindings.is_empty() || args.publish_all {
+        let place =
+            crate::engine::place::place(engine, &ctx.settings.host, ctx.settings.engine_local)
+                .await;
+        if let crate::engine::place::Place::Elsewhere(why) = place {
+            if ctx.settings.engine_notice && !quiet {
+                eprintln!(
+                    "berth: the engine at {} publishes these ports itself ({why}); berth writes no rules for it",
+                    ctx.settings.host
+                );
+            }
+            let hc = body.host_config.get_or_insert_with(Default::default);
+            hc.port_bindings = Some(engine_bindings(&asked));
+            hc.publish_all_ports = Some(args.publish_all);
+            let id = create(body).await?;
+            planned.created(&id);
+            return Ok((id, Vec::new()));
+        }
+        if !host::may_change_firewall() {
+            // before anything exists: a container berth could not publish is not created
+            return Err(Error::failed(host::NEED_ROOT));
+        }
+        crate::firewall::variant(ctx.settings.iptables)?;
+    }
+
+    // Allocate under the allocation lock, held until the container (and so its label,
+    // which holds the ports from then on) exists.
+    let mut published: Vec<Published> = Vec::new();
+    let id = if specs.bindings.is_empty() {
+        create(body).await?
+    } else {
+        host::check_other_firewall(None).map_err(|m| Error::usage(verb.name(), m))?;
+        check_families(engine, args.network.as_deref(), &specs, verb).await?;
+        let key = rec.key().cloned().ok_or_else(|| {
+            Error::failed(format!(
+                "cannot read or create {}",
+                ctx.settings.key_path.display()
+            ))
+        })?;
+        let _alloc =
+            Lock::acquire(&ctx.settings.alloc_lock()).map_err(|e| Error::failed(e.to_string()))?;
+        let taken = reconcile::ports::taken(engine, rec.fw).await?;
+        published = alloc::allocate(&specs, &taken, &reconcile::ports::pool(&ctx.settings))
+            .map_err(|e| Error::usage(verb.name(), e.0))?;
+        let label = alloc::to_label(&published);
+        let seal = key.seal(&label)?;
+        let labels = body.labels.get_or_insert_with(HashMap::new);
+        labels.insert(PORTS_LABEL.to_string(), label);
+        labels.insert(SEAL_LABEL.to_string(), seal);
+        create(body).await?
+    };
+    planned.created(&id);
+    Ok((id, published))
+}
+
+/// The bindings as docker hands them to an engine that publishes them: per container
+/// port, each host address and port as given.
+fn engine_bindings(
+    specs: &PortSpecs,
+) -> HashMap<String, Option<Vec<bollard::models::PortBinding>>> {
+    let mut out: HashMap<String, Option<Vec<bollard::models::PortBinding>>> = HashMap::new();
+    for m in &specs.bindings {
+        out.entry(m.port.to_string())
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(bollard::models::PortBinding {
+                host_ip: Some(m.binding.host_ip.clone()),
+                host_port: Some(m.binding.host_port.clone()),
+            });
+    }
+    out
+}
+
 /// Write a started container's rules; any binding left unpublished is an error.
 pub async fn publish_started(rec: &Reconciler<'_>, id: &str) -> Result<()> {
     let report = rec
@@ -265,7 +510,12 @@ pub async fn publish_started(rec: &Reconciler<'_>, id: &str) -> Result<()> {
 
 /// What the kernel cannot NAT, refused before anything exists: IPv6 loopback
 /// bindings, and IPv6 addresses on a network without IPv6.
-async fn check_families(engine: &Engine, network: Option<&str>, specs: &PortSpecs) -> Result<()> {
+async fn check_families(
+    engine: &Engine,
+    network: Option<&str>,
+    specs: &PortSpecs,
+    verb: Verb,
+) -> Result<()> {
     let v6: Vec<&portspec::Mapping> = specs
         .bindings
         .iter()
@@ -278,7 +528,7 @@ async fn check_families(engine: &Engine, network: Option<&str>, specs: &PortSpec
             .is_ok_and(|ip| ip.is_loopback())
     }) {
         return Err(Error::usage(
-            "run",
+            verb.name(),
             format!(
                 "cannot publish {}: the kernel does not forward IPv6 loopback traffic to a container (IPv6 has no route_localnet); publish on 127.0.0.1, or on an IPv6 address of this host",
                 portspec::render(m)
@@ -292,7 +542,7 @@ async fn check_families(engine: &Engine, network: Option<&str>, specs: &PortSpec
     };
     if !engine.network_has_ipv6(net).await? {
         return Err(Error::usage(
-            "run",
+            verb.name(),
             format!(
                 "cannot publish {}: network {net} has no IPv6 (create one with docker network create --ipv6)",
                 portspec::render(m)
@@ -302,9 +552,23 @@ async fn check_families(engine: &Engine, network: Option<&str>, specs: &PortSpec
     Ok(())
 }
 
-/// Undo what `setup` did: the container goes, then its rules (whatever of them landed).
+/// Undo what `setup` did: the container's rules go first (whatever of them landed; the
+/// container is treated as stopped, so its address leads nowhere before the engine can
+/// hand it to another container), then the container.
 async fn rollback(rec: &Reconciler<'_>, undo: &Undo) {
     let Some(id) = &undo.container else { return };
+    if undo.published {
+        let withdraw = Options {
+            withdraw: vec![id.clone()],
+            ..Options::default()
+        };
+        if let Err(e) = rec
+            .reconcile(&Scope::Containers(vec![id.clone()]), &withdraw)
+            .await
+        {
+            eprintln!("berth: cannot remove the rules of {id}: {e}");
+        }
+    }
     if let Err(e) = rec.engine.remove(id, true, true).await
         && !engine::is_not_found(&e)
     {
@@ -313,15 +577,14 @@ async fn rollback(rec: &Reconciler<'_>, undo: &Undo) {
             rec.engine.message(&e)
         );
     }
-    if let Err(e) = rec
-        .reconcile(&Scope::Containers(vec![id.clone()]), &Options::default())
-        .await
-    {
-        eprintln!("berth: cannot remove the rules of {id}: {e}");
-    }
 }
 
-async fn foreground(rec: &Reconciler<'_>, args: &RunArgs, started: Started) -> Result<()> {
+async fn foreground(
+    rec: &Reconciler<'_>,
+    args: &RunArgs,
+    started: Started,
+    interrupts: &mut Interrupts,
+) -> Result<()> {
     let engine = rec.engine;
     let Started {
         id,
@@ -387,7 +650,7 @@ async fn foreground(rec: &Reconciler<'_>, args: &RunArgs, started: Started) -> R
             _ = async { winch.as_mut().unwrap().recv().await }, if winch.is_some() && args.tty => {
                 resize(engine, &id).await;
             }
-            _ = interrupted() => {
+            _ = interrupts.next() => {
                 if stopping {
                     // a second interrupt: leave now (the rules still go below)
                     code = Some(130);
@@ -438,17 +701,36 @@ async fn resize(engine: &Engine, id: &str) {
 }
 
 /// SIGINT or SIGTERM.
-async fn interrupted() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+/// SIGINT and SIGTERM, listened for once for the whole run, so that none arriving
+/// between two waits is lost.
+struct Interrupts {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn new() -> Interrupts {
+        use tokio::signal::unix::{SignalKind, signal};
+        Interrupts {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// The next interrupt (never, where berth could not listen for them).
+    async fn next(&mut self) {
+        match (&mut self.int, &mut self.term) {
+            (Some(int), Some(term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            (Some(one), None) | (None, Some(one)) => {
+                one.recv().await;
+            }
+            (None, None) => std::future::pending().await,
+        }
     }
 }
 
@@ -474,84 +756,12 @@ fn start_exit_code(message: &str) -> u8 {
 /// run's errors carry docker run's help hint.
 fn run_error(e: &Error) -> Error {
     match e {
-        Error::Message { message, .. } | Error::Failed { message, .. } => {
-            Error::usage("run", message.clone())
-        }
+        // docker's toStatusError: 127, 126 or 125 by what the message says
+        Error::Message { message, .. } | Error::Failed { message, .. } => Error::Message {
+            code: crate::runspec::run_status(message),
+            message: format!("berth: {message}\n\nRun 'berth run --help' for more information"),
+        },
         _ => Error::failed(e.to_string()),
-    }
-}
-
-/// The engine's container config for everything but ports.
-fn container_config(args: &RunArgs) -> std::result::Result<ContainerCreateBody, String> {
-    let restart = crate::runspec::parse_restart(&args.restart)?;
-    if let Some(name) = crate::runspec::unknown_restart_name(&args.restart) {
-        return Err(format!(
-            "Error response from daemon: invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
-        ));
-    }
-    crate::runspec::check_rm_restart(args.rm, &args.restart)?;
-    let mut env = Vec::new();
-    for file in &args.env_file {
-        let text =
-            std::fs::read_to_string(file).map_err(|e| format!("open {}: {e}", file.display()))?;
-        for line in text.lines() {
-            let line = line.trim_start();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            push_env(&mut env, line);
-        }
-    }
-    for e in &args.env {
-        push_env(&mut env, e);
-    }
-    let mut labels = HashMap::new();
-    // which berth made it: `nat sync` reaps --rm containers a killed berth never started
-    labels.insert(RUN_LABEL.to_string(), std::process::id().to_string());
-    for l in &args.label {
-        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-        if k.starts_with(crate::model::LABEL_PREFIX) {
-            return Err(format!("the label {k} is berth's own"));
-        }
-        labels.insert(k.to_string(), v.to_string());
-    }
-    let command = args.command();
-    Ok(ContainerCreateBody {
-        image: Some(args.image().to_string()),
-        cmd: (!command.is_empty()).then(|| command.to_vec()),
-        entrypoint: args.entrypoint.as_ref().map(|e| {
-            if e.is_empty() {
-                vec![]
-            } else {
-                vec![e.clone()]
-            }
-        }),
-        env: (!env.is_empty()).then_some(env),
-        working_dir: args.workdir.clone(),
-        user: args.user.clone(),
-        labels: Some(labels),
-        tty: Some(args.tty),
-        open_stdin: Some(args.interactive),
-        stdin_once: Some(args.interactive),
-        attach_stdin: Some(args.interactive && !args.detach),
-        attach_stdout: Some(!args.detach),
-        attach_stderr: Some(!args.detach),
-        host_config: Some(HostConfig {
-            auto_remove: Some(args.rm),
-            restart_policy: Some(restart),
-            network_mode: args.network.clone(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    })
-}
-
-/// docker's `-e NAME` takes NAME's value from berth's own environment, if it is set.
-fn push_env(env: &mut Vec<String>, entry: &str) {
-    if entry.contains('=') {
-        env.push(entry.to_string());
-    } else if let Ok(v) = std::env::var(entry) {
-        env.push(format!("{entry}={v}"));
     }
 }
 
