@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::ArgValueCompleter;
 
-use crate::complete::{complete_containers, complete_images};
+use crate::complete::complete_containers;
+
+pub mod container;
+
+pub use container::ContainerArgs;
 
 // The rules shown are tests/golden/single-port.rules, the file the rule tests compare
 // against, so the documentation cannot drift from what berth writes.
@@ -68,18 +72,51 @@ pub use crate::config::DEFAULT_HOST;
     after_help = "Run 'berth COMMAND --help' for more information on a command."
 )]
 pub struct Cli {
-    /// Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, the config file,
-    /// unix:///var/run/docker.sock)
-    #[arg(short = 'H', long, global = true, value_name = "HOST")]
-    pub host: Option<String>,
+    /// Name of the context to use to connect to the daemon (overrides DOCKER_HOST env var
+    /// and default context set with "docker context use")
+    #[arg(short = 'c', long, value_name = "string")]
+    pub context: Option<String>,
 
     /// Enable debug mode
-    #[arg(short = 'D', long, global = true)]
+    #[arg(short = 'D', long)]
     pub debug: bool,
 
-    /// Location of berth's config files
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, the context, berth's
+    /// config file, unix:///var/run/docker.sock)
+    #[arg(short = 'H', long, value_name = "list")]
+    pub host: Option<String>,
+
+    /// Set the logging level ("debug", "info", "warn", "error", "fatal")
+    #[arg(short = 'l', long = "log-level", value_name = "string")]
+    pub log_level: Option<String>,
+
+    /// Location of client config files (docker's: contexts, config.json)
+    #[arg(long, value_name = "string")]
     pub config: Option<PathBuf>,
+
+    /// Use TLS; implied by --tlsverify
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = container::go_bool, value_name = "bool")]
+    pub tls: Option<bool>,
+
+    /// Trust certs signed only by this CA
+    #[arg(long, value_name = "string")]
+    pub tlscacert: Option<PathBuf>,
+
+    /// Path to TLS certificate file
+    #[arg(long, value_name = "string")]
+    pub tlscert: Option<PathBuf>,
+
+    /// Path to TLS key file
+    #[arg(long, value_name = "string")]
+    pub tlskey: Option<PathBuf>,
+
+    /// Use TLS and verify the remote
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = container::go_bool, value_name = "bool")]
+    pub tlsverify: Option<bool>,
+
+    /// Location of berth's own config file (config.yaml; default ~/.config/berth)
+    #[arg(long = "berth-config", value_name = "DIR")]
+    pub berth_config: Option<PathBuf>,
 
     /// Print version information and quit
     #[arg(short = 'v', long, action = clap::ArgAction::Version)]
@@ -95,6 +132,8 @@ pub struct Cli {
 pub enum Command {
     /// Create and run a new container from an image, publishing its ports
     Run(RunArgs),
+    /// Create a new container (its ports are published when it starts)
+    Create(CreateArgs),
     /// List containers
     Ps(PsArgs),
     /// List port mappings or a specific mapping for the container
@@ -109,6 +148,16 @@ pub enum Command {
     Kill(KillArgs),
     /// Remove one or more containers
     Rm(RmArgs),
+    /// Return low-level information on containers, with the ports berth published
+    Inspect(InspectArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainersArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Pause all processes within one or more containers (their ports stay)
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
     /// Keep published ports with their containers: follow the engine and repair rules
     #[command(after_long_help = WATCH_LONG_HELP)]
     Watch(WatchArgs),
@@ -145,69 +194,20 @@ pub enum Format {
     after_long_help = RUN_LONG_HELP
 )]
 pub struct RunArgs {
-    /// Publish a container's port(s) to the host
-    #[arg(short = 'p', long = "publish", value_name = "list")]
-    pub publish: Vec<String>,
-
-    /// Publish all exposed ports to random ports
-    #[arg(short = 'P', long = "publish-all")]
-    pub publish_all: bool,
-
-    /// Expose a port or a range of ports
-    #[arg(long, value_name = "list")]
-    pub expose: Vec<String>,
+    #[command(flatten)]
+    pub container: ContainerArgs,
 
     /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     pub detach: bool,
 
-    /// Assign a name to the container
-    #[arg(long, value_name = "string")]
-    pub name: Option<String>,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = container::go_bool)]
+    pub sig_proxy: Option<bool>,
 
-    /// Automatically remove the container and its associated anonymous volumes when it exits
-    #[arg(long)]
-    pub rm: bool,
-
-    /// Restart policy to apply when a container exits
-    #[arg(long, value_name = "string", default_value = "no")]
-    pub restart: String,
-
-    /// Set environment variables
-    #[arg(short = 'e', long = "env", value_name = "list")]
-    pub env: Vec<String>,
-
-    /// Read in a file of environment variables
-    #[arg(long = "env-file", value_name = "list")]
-    pub env_file: Vec<PathBuf>,
-
-    /// Overwrite the default ENTRYPOINT of the image
-    #[arg(long, value_name = "string")]
-    pub entrypoint: Option<String>,
-
-    /// Working directory inside the container
-    #[arg(short = 'w', long, value_name = "string")]
-    pub workdir: Option<String>,
-
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short = 'u', long, value_name = "string")]
-    pub user: Option<String>,
-
-    /// Connect a container to a network
-    #[arg(long, alias = "net", value_name = "network")]
-    pub network: Option<String>,
-
-    /// Set meta data on a container
-    #[arg(short = 'l', long = "label", value_name = "list")]
-    pub label: Vec<String>,
-
-    /// Keep STDIN open even if not attached
-    #[arg(short = 'i', long)]
-    pub interactive: bool,
-
-    /// Allocate a pseudo-TTY
-    #[arg(short = 't', long)]
-    pub tty: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
 
     /// Print the plan (ports, bindings, rules) and change nothing
     #[arg(long = "dry-run")]
@@ -216,37 +216,48 @@ pub struct RunArgs {
     /// Output format of --dry-run
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "text|json")]
     pub format: Format,
-
-    /// The image to run, then the command and its arguments: berth's options end at
-    /// IMAGE, so `berth run img sh -c 'echo -p'` passes `-p` to the container
-    #[arg(
-        value_name = "IMAGE",
-        add = ArgValueCompleter::new(complete_images),
-        required = true,
-        num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    pub image_and_command: Vec<String>,
 }
 
-impl RunArgs {
-    /// The image (the first word after the options).
-    pub fn image(&self) -> &str {
-        &self.image_and_command[0]
-    }
+impl std::ops::Deref for RunArgs {
+    type Target = ContainerArgs;
 
-    /// The command and its arguments, empty for the image's default.
-    pub fn command(&self) -> &[String] {
-        &self.image_and_command[1..]
+    fn deref(&self) -> &ContainerArgs {
+        &self.container
     }
 }
 
 #[derive(Debug, Args)]
+#[command(
+    override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+    after_long_help = RUN_LONG_HELP
+)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub container: ContainerArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth ps [OPTIONS]")]
 pub struct PsArgs {
     /// Show all containers (default shows just running)
     #[arg(short = 'a', long)]
     pub all: bool,
+
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", value_name = "int", default_value_t = -1, allow_hyphen_values = true)]
+    pub last: i64,
+
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
 
     /// Only display container IDs
     #[arg(short = 'q', long)]
@@ -278,6 +289,7 @@ pub struct PortArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(override_usage = "berth start [OPTIONS] CONTAINER [CONTAINER...]")]
 pub struct StartArgs {
     /// Attach STDOUT/STDERR and forward signals
     #[arg(short = 'a', long)]
@@ -293,6 +305,7 @@ pub struct StartArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(override_usage = "berth stop [OPTIONS] CONTAINER [CONTAINER...]")]
 pub struct StopArgs {
     /// Signal to send to the container
     #[arg(short = 's', long, value_name = "string")]
@@ -313,6 +326,7 @@ pub struct StopArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(override_usage = "berth rm [OPTIONS] CONTAINER [CONTAINER...]")]
 pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short = 'f', long)]
@@ -328,6 +342,46 @@ pub struct RmArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(override_usage = "berth inspect [OPTIONS] NAME|ID [NAME|ID...]")]
+pub struct InspectArgs {
+    /// Format output using a custom template: 'json' prints in JSON format; a Go template
+    /// otherwise
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+
+    /// Display total file sizes if the type is container
+    #[arg(short = 's', long)]
+    pub size: bool,
+
+    /// Only inspect objects of the given type
+    #[arg(long = "type", value_name = "string")]
+    pub kind: Option<String>,
+
+    /// Containers (or other objects, which the docker CLI inspects)
+    #[arg(value_name = "NAME|ID", required = true, add = ArgValueCompleter::new(complete_containers))]
+    pub names: Vec<String>,
+}
+
+/// Commands that take one or more containers and nothing else.
+#[derive(Debug, Args)]
+#[command(override_usage = "berth COMMAND CONTAINER [CONTAINER...]")]
+pub struct ContainersArgs {
+    #[arg(value_name = "CONTAINER", required = true, add = ArgValueCompleter::new(complete_containers))]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth rename CONTAINER NEW_NAME")]
+pub struct RenameArgs {
+    #[arg(value_name = "CONTAINER", add = ArgValueCompleter::new(complete_containers))]
+    pub container: String,
+
+    #[arg(value_name = "NEW_NAME")]
+    pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth restart [OPTIONS] CONTAINER [CONTAINER...]")]
 pub struct RestartArgs {
     /// Signal to send to the container
     #[arg(short = 's', long, value_name = "string")]
@@ -348,6 +402,7 @@ pub struct RestartArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(override_usage = "berth kill [OPTIONS] CONTAINER [CONTAINER...]")]
 pub struct KillArgs {
     /// Signal to send to the container
     #[arg(short = 's', long, value_name = "string")]
@@ -432,6 +487,10 @@ pub struct NatLsArgs {
     /// Number the rules of each chain
     #[arg(long = "line-numbers")]
     pub line_numbers: bool,
+
+    /// The IPv6 nat table, as `ip6tables -t nat -nL` shows it
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
 
     /// One row per rule, with the container each berth rule belongs to
     #[arg(long)]

@@ -57,7 +57,7 @@ where
     let host = host.unwrap_or_else(|| DEFAULT_HOST.to_string());
     engine::block_on(async move {
         let work = async {
-            let engine = Engine::connect(&host).await.ok()?;
+            let engine = Engine::connect_with(&host, None).await.ok()?;
             ask(engine).await
         };
         tokio::time::timeout(ENGINE_WAIT, work).await.ok().flatten()

@@ -44,6 +44,8 @@ pub enum Source {
     Env(String),
     /// The config file.
     File(PathBuf),
+    /// A docker context (its meta.json), by name.
+    Context(String),
     Default,
 }
 
@@ -54,6 +56,7 @@ impl Source {
             Source::Flag(_) => "flag",
             Source::Env(_) => "env",
             Source::File(_) => "file",
+            Source::Context(_) => "context",
             Source::Default => "default",
         }
     }
@@ -64,6 +67,7 @@ impl Source {
             Source::Flag(flag) => Some(flag.to_string()),
             Source::Env(var) => Some(var.clone()),
             Source::File(path) => Some(path.display().to_string()),
+            Source::Context(name) => Some(name.clone()),
             Source::Default => None,
         }
     }
@@ -168,6 +172,8 @@ pub struct Config {
     pub engine_local: Setting<Option<bool>>,
     /// The docker CLI that berth hands other commands to; `None`: `docker` on PATH.
     pub docker_cli: Setting<Option<PathBuf>>,
+    /// Say on stderr when an engine that is not on this host publishes ports itself.
+    pub engine_notice: Setting<bool>,
     /// The file read, if one was there.
     pub file: Option<PathBuf>,
 }
@@ -186,6 +192,7 @@ impl Default for Config {
             watch_interval: Setting::default(DEFAULT_WATCH_INTERVAL),
             engine_local: Setting::default(None),
             docker_cli: Setting::default(None),
+            engine_notice: Setting::default(true),
             file: None,
         }
     }
@@ -267,6 +274,7 @@ pub fn load(
             .resolve(parse_interval, DEFAULT_WATCH_INTERVAL)?,
         engine_local: resolve_with(Key::EngineLocal, None).resolve(parse_engine_local, None)?,
         docker_cli: resolve_with(Key::DockerCli, None).resolve(parse_docker_cli, None)?,
+        engine_notice: resolve_with(Key::EngineNotice, None).resolve(parse_switch, true)?,
         file: file.map(|f| f.path),
     })
 }
@@ -333,6 +341,7 @@ impl Config {
                 json!(self.docker_cli.value.as_ref().map(|p| p.display().to_string())),
                 &self.docker_cli.source,
             ),
+            "engine_notice": entry(json!(self.engine_notice.value), &self.engine_notice.source),
             "file": self.file.as_ref().map(|p| p.display().to_string()),
         })
     }
@@ -400,6 +409,16 @@ impl Config {
                     .map_or_else(|| "docker".to_string(), |p| p.display().to_string()),
                 &self.docker_cli.source,
             ),
+            (
+                "engine_notice",
+                if self.engine_notice.value {
+                    "on"
+                } else {
+                    "off"
+                }
+                .to_string(),
+                &self.engine_notice.source,
+            ),
         ]
     }
 }
@@ -408,8 +427,7 @@ impl Config {
 // Values: one parser per key, shared by flags, variables and the file. Each returns
 // what it wants on failure; the caller says where the bad value came from.
 
-const WANT_HOST: &str =
-    "want unix:///PATH, tcp://HOST:PORT, http://HOST:PORT or an absolute socket path";
+const WANT_HOST: &str = "want unix:///PATH, tcp://HOST:PORT, http://HOST:PORT, ssh://[USER@]HOST[:PORT] or an absolute socket path";
 const WANT_IP: &str = "want an IPv4 or IPv6 address (e.g. 0.0.0.0, 127.0.0.1 or ::1)";
 const WANT_RANGE: &str = "want LOW-HIGH (e.g. 40000-40999)";
 const WANT_RANGE_BOUNDS: &str = "want LOW-HIGH with 1 <= LOW <= HIGH <= 65535";
@@ -440,15 +458,22 @@ const IPTABLES_NAMES: [&str; 9] = [
     "QUEUE",
 ];
 
-/// An engine address: `unix:///path`, `tcp://...`, `http://...`, or a bare absolute
-/// socket path (what `Engine::connect` accepts).
+/// An engine address: `unix:///path`, `tcp://...`, `http://...`, `ssh://...`, or a bare
+/// absolute socket path (what `Engine::connect` accepts).
 pub fn parse_host(text: &str) -> std::result::Result<String, String> {
     let host = text.trim();
     let shaped = match host.split_once("://") {
         Some(("unix", path)) => path.starts_with('/'),
         Some(("tcp" | "http", addr)) => !addr.is_empty(),
+        Some(("ssh", addr)) => !addr.is_empty(),
         Some(_) => false,
-        None => host.starts_with('/'),
+        // docker reads a bare HOST:PORT as tcp
+        None => {
+            host.starts_with('/')
+                || host.rsplit_once(':').is_some_and(|(h, p)| {
+                    !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !h.contains('/')
+                })
+        }
     };
     if shaped && !host.contains(char::is_whitespace) {
         Ok(host.to_string())
@@ -616,9 +641,10 @@ enum Key {
     WatchInterval,
     EngineLocal,
     DockerCli,
+    EngineNotice,
 }
 
-const KEYS: [Key; 11] = [
+const KEYS: [Key; 12] = [
     Key::Host,
     Key::DefaultHostIp,
     Key::PortRange,
@@ -630,6 +656,7 @@ const KEYS: [Key; 11] = [
     Key::WatchInterval,
     Key::EngineLocal,
     Key::DockerCli,
+    Key::EngineNotice,
 ];
 
 impl Key {
@@ -646,6 +673,7 @@ impl Key {
             Key::WatchInterval => "watch_interval",
             Key::EngineLocal => "engine_local",
             Key::DockerCli => "docker_cli",
+            Key::EngineNotice => "engine_notice",
         }
     }
 
@@ -668,6 +696,7 @@ impl Key {
             Key::WatchInterval => &["BERTH_WATCH_INTERVAL"],
             Key::EngineLocal => &["BERTH_ENGINE_LOCAL"],
             Key::DockerCli => &["BERTH_DOCKER_CLI"],
+            Key::EngineNotice => &["BERTH_ENGINE_NOTICE"],
         }
     }
 
@@ -685,6 +714,7 @@ impl Key {
             Key::WatchInterval => parse_interval(text).map(drop),
             Key::EngineLocal => parse_engine_local(text).map(drop),
             Key::DockerCli => parse_docker_cli(text).map(drop),
+            Key::EngineNotice => parse_switch(text).map(drop),
         }
     }
 
@@ -702,6 +732,7 @@ impl Key {
             Key::WatchInterval => WANT_INTERVAL,
             Key::EngineLocal => WANT_ENGINE_LOCAL,
             Key::DockerCli => WANT_DOCKER_CLI,
+            Key::EngineNotice => WANT_SWITCH,
         }
     }
 }
@@ -1072,6 +1103,7 @@ mod tests {
             "tcp://127.0.0.1:2375",
             "http://localhost:2375",
             "/run/user/1000/docker.sock",
+            "ssh://me@host",
         ] {
             assert_eq!(parse_host(good).as_deref(), Ok(good));
         }
@@ -1082,7 +1114,7 @@ mod tests {
             "unix://relative.sock",
             "unix://",
             "tcp://",
-            "ssh://me@host",
+            "ssh://",
             "https://h:2376",
             "npipe:////./pipe/docker_engine",
             "tcp://a b:1",
@@ -1201,7 +1233,7 @@ mod tests {
 
     #[test]
     fn every_key_has_a_name_a_variable_and_round_trips() {
-        assert_eq!(KEYS.len(), 11);
+        assert_eq!(KEYS.len(), 12);
         for key in KEYS {
             assert_eq!(Key::from_name(key.name()), Some(key));
             assert!(key.vars()[0].starts_with("BERTH_"), "{key:?}");
@@ -1282,7 +1314,8 @@ mod tests {
         assert_eq!(
             message,
             "unknown key 'colour' (known: host, default_host_ip, port_range, chain_prefix, \
-             iptables, localhost_access, color, watch, watch_interval, engine_local, docker_cli)"
+             iptables, localhost_access, color, watch, watch_interval, engine_local, docker_cli, \
+             engine_notice)"
         );
         assert_eq!(
             problem("color: auto\n7: x\n").1.get(..15),
@@ -1355,7 +1388,8 @@ mod tests {
              watch:            on                   (default)\n\
              watch_interval:   5s                   (default)\n\
              engine_local:     auto                 (default)\n\
-             docker_cli:       docker               (default)\n"
+             docker_cli:       docker               (default)\n\
+             engine_notice:    on                   (default)\n"
         );
         let doc = config.show_json();
         assert_eq!(

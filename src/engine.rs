@@ -17,6 +17,10 @@ use futures_util::StreamExt;
 
 use crate::error::{EXIT_BERTH, Error, Result};
 
+pub mod endpoint;
+pub mod place;
+pub mod ssh;
+
 /// Seconds bollard waits for one API call; a pull or a long `wait` is a stream and is
 /// not bounded by it.
 const TIMEOUT_SECS: u64 = 300;
@@ -26,6 +30,8 @@ const TIMEOUT_SECS: u64 = 300;
 pub struct Engine {
     docker: Docker,
     host: String,
+    /// Reached over TLS.
+    tls: bool,
 }
 
 /// Run a future on a small runtime of berth's own. The engine calls are I/O bound and
@@ -43,21 +49,43 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
 }
 
 impl Engine {
-    /// Connect to `host` (`unix:///path` or `tcp://host:port`) and agree on an API version.
-    pub async fn connect(host: &str) -> Result<Engine> {
-        let docker = match host {
-            h if h.starts_with("unix://") => {
+    /// Connect to the engine of `target` and agree on an API version.
+    pub async fn connect(target: &endpoint::Endpoint) -> Result<Engine> {
+        Engine::connect_with(&target.host, target.tls.as_ref()).await
+    }
+
+    /// Connect to `host` (`unix:///path` or `tcp://host:port`), plain or over TLS.
+    pub async fn connect_with(host: &str, tls: Option<&endpoint::Tls>) -> Result<Engine> {
+        let docker = match (host, tls) {
+            (h, Some(t)) if h.starts_with("tcp://") => {
+                if !t.verify {
+                    return Err(Error::Message {
+                        message: format!(
+                            "berth: TLS without verifying the engine (--tls, DOCKER_TLS, or a context with skip-tls-verify) is not supported: use --tlsverify with the engine's CA (reaching {h})"
+                        ),
+                        code: EXIT_BERTH,
+                    });
+                }
+                let dir = t.ca.parent().unwrap_or(std::path::Path::new("/"));
+                let cert = t.cert.clone().unwrap_or_else(|| dir.join("cert.pem"));
+                let key = t.key.clone().unwrap_or_else(|| dir.join("key.pem"));
+                Docker::connect_with_ssl(h, &key, &cert, &t.ca, TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+            }
+            (h, _) if h.starts_with("unix://") => {
                 Docker::connect_with_unix(h, TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
             }
-            h if h.starts_with("tcp://") || h.starts_with("http://") => {
+            (h, _) if h.starts_with("tcp://") || h.starts_with("http://") => {
                 Docker::connect_with_http(h, TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
             }
-            h if h.starts_with('/') => {
+            (h, _) if h.starts_with('/') => {
                 Docker::connect_with_unix(h, TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
             }
-            other => {
+            (h, _) if h.starts_with("ssh://") => {
+                return ssh::connect(h).await;
+            }
+            (other, _) => {
                 return Err(Error::failed(format!(
-                    "unsupported engine address {other:?}: use unix:///path or tcp://host:port"
+                    "unsupported engine address {other:?}: use unix:///path, tcp://host:port or ssh://[user@]host"
                 )));
             }
         }
@@ -69,7 +97,17 @@ impl Engine {
         Ok(Engine {
             docker,
             host: host.to_string(),
+            tls: tls.is_some() && host.starts_with("tcp://"),
         })
+    }
+
+    /// An engine reached some other way (ssh).
+    pub fn from_parts(docker: Docker, host: &str) -> Engine {
+        Engine {
+            docker,
+            host: host.to_string(),
+            tls: false,
+        }
     }
 
     /// The address this engine was reached at.
@@ -111,12 +149,20 @@ impl Engine {
 
     /// Pull `image`, showing per-layer progress on `out`: lines redrawn in place on a
     /// terminal (like docker), one line per layer state change otherwise.
-    pub async fn pull(&self, image: &str, out: &mut (dyn Write + Send)) -> Result<()> {
+    pub async fn pull(
+        &self,
+        image: &str,
+        platform: Option<&str>,
+        out: &mut (dyn Write + Send),
+    ) -> Result<()> {
         let (repo, tag) = split_image(image);
-        let opts = CreateImageOptionsBuilder::default()
+        let mut opts = CreateImageOptionsBuilder::default()
             .from_image(repo)
-            .tag(tag)
-            .build();
+            .tag(tag);
+        if let Some(p) = platform {
+            opts = opts.platform(p);
+        }
+        let opts = opts.build();
         let mut stream = self.docker.create_image(Some(opts), None, None);
         let mut progress = Progress::new(std::io::stderr().is_terminal());
         while let Some(item) = stream.next().await {
@@ -137,10 +183,18 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn create(&self, name: Option<&str>, body: ContainerCreateBody) -> Result<String> {
+    pub async fn create(
+        &self,
+        name: Option<&str>,
+        platform: Option<&str>,
+        body: ContainerCreateBody,
+    ) -> Result<String> {
         let mut opts = CreateContainerOptionsBuilder::default();
         if let Some(name) = name {
             opts = opts.name(name);
+        }
+        if let Some(p) = platform {
+            opts = opts.platform(p);
         }
         let created = self
             .docker
@@ -151,6 +205,23 @@ impl Engine {
             eprintln!("WARNING: {warning}");
         }
         Ok(created.id)
+    }
+
+    /// [`Engine::create`] in a task of its own, so that it runs to its end even when the
+    /// caller gives up on it (Ctrl-C): the caller can still learn the container's ID,
+    /// and remove it.
+    pub fn spawn_create(
+        &self,
+        name: Option<String>,
+        platform: Option<String>,
+        body: ContainerCreateBody,
+    ) -> tokio::task::JoinHandle<Result<String>> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            engine
+                .create(name.as_deref(), platform.as_deref(), body)
+                .await
+        })
     }
 
     pub async fn start(&self, id: &str) -> std::result::Result<(), BollardError> {
@@ -199,6 +270,34 @@ impl Engine {
             .list_containers(Some(opts))
             .await
             .map_err(|e| self.error(e))
+    }
+
+    /// The list `docker ps` asks for: `filters` as given, `limit` (-1: none), sizes.
+    pub async fn list_with(
+        &self,
+        all: bool,
+        filters: &[(&str, &str)],
+        limit: i64,
+        size: bool,
+    ) -> Result<Vec<ContainerSummary>> {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in filters {
+            map.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        let mut opts = ListContainersOptionsBuilder::default()
+            .all(all)
+            .filters(&map)
+            .size(size);
+        if limit > 0 {
+            opts = opts.limit(limit.min(i64::from(i32::MAX)) as i32);
+        }
+        self.docker
+            .list_containers(Some(opts.build()))
+            .await
+            .map_err(|e| Error::Message {
+                message: self.message(&e),
+                code: 1,
+            })
     }
 
     /// Containers matching engine-side `filters` (e.g. `label` -> `io.berth.ports`).
@@ -300,6 +399,62 @@ impl Engine {
         self.docker.kill_container(id, Some(opts)).await
     }
 
+    /// The engine's own JSON for `GET path` (e.g. `/containers/x/json`), byte for byte,
+    /// where berth reaches the engine directly (unix socket or plain tcp); `Ok(None)`
+    /// over TLS or ssh (callers then use the typed answer), `Ok(Some(None))`-like
+    /// "not found" as `Err` with the engine's status.
+    pub async fn raw_get(&self, path: &str) -> std::result::Result<Option<(u16, Vec<u8>)>, String> {
+        use http_body_util::BodyExt;
+        let v = self.docker.client_version();
+        let uri = format!("/v{}.{}{path}", v.major_version, v.minor_version);
+        let host = self.host.clone();
+        macro_rules! over {
+            ($stream:expr, $authority:expr) => {{
+                let io = hyper_util::rt::TokioIo::new($stream);
+                let (mut send, conn) = hyper::client::conn::http1::handshake(io)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tokio::spawn(conn);
+                let req = hyper::Request::get(&uri)
+                    .header("Host", $authority)
+                    .body(http_body_util::Empty::<bytes::Bytes>::new())
+                    .map_err(|e| e.to_string())?;
+                let res = send.send_request(req).await.map_err(|e| e.to_string())?;
+                let status = res.status().as_u16();
+                let body = res
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .to_bytes()
+                    .to_vec();
+                Ok(Some((status, body)))
+            }};
+        }
+        if let Some(path) = host
+            .strip_prefix("unix://")
+            .or_else(|| host.starts_with('/').then_some(host.as_str()))
+        {
+            let stream = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| e.to_string())?;
+            return over!(stream, "docker");
+        }
+        if let Some(addr) = host
+            .strip_prefix("tcp://")
+            .or_else(|| host.strip_prefix("http://"))
+        {
+            if self.tls {
+                return Ok(None);
+            }
+            let stream = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| e.to_string())?;
+            return over!(stream, addr);
+        }
+        Ok(None)
+    }
+
     /// Every `repo:tag` of the local images.
     pub async fn image_names(&self) -> Result<Vec<String>> {
         let images = self
@@ -361,10 +516,33 @@ fn cannot_connect_text(host: &str) -> String {
     format!("Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")
 }
 
+/// Whether the error, or one it wraps, is a refused permission (a socket of another
+/// user's).
+fn is_permission_denied(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::PermissionDenied
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 fn cannot_connect(host: &str, e: &BollardError) -> Error {
     let message = match e {
         BollardError::DockerResponseServerError { message, .. } => {
             format!("Error response from daemon: {message}")
+        }
+        // docker's words when the socket is not this user's to use
+        e if is_permission_denied(e) && host.starts_with("unix://") => {
+            let path = &host["unix://".len()..];
+            let escaped: String = path.replace('/', "%2F");
+            format!(
+                "permission denied while trying to connect to the Docker daemon socket at {host}: Head \"http://{escaped}/_ping\": dial unix {path}: connect: permission denied"
+            )
         }
         _ => cannot_connect_text(host),
     };
@@ -479,6 +657,12 @@ fn bar(current: i64, total: i64) -> String {
 
 /// docker's `units.HumanSize`: decimal units, 4 significant digits.
 pub fn human_size(n: i64) -> String {
+    human_size_with_precision(n, 4)
+}
+
+/// docker's `units.HumanSizeWithPrecision`: decimal units, `digits` significant digits
+/// (Go's `%.*g`, trailing zeros dropped).
+pub fn human_size_with_precision(n: i64, digits: usize) -> String {
     let units = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut v = n as f64;
     let mut i = 0;
@@ -486,20 +670,17 @@ pub fn human_size(n: i64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    let s = format!("{v:.4}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
+    let int_len = if v < 1.0 {
+        1
     } else {
-        &s
+        (v.log10().floor() as usize) + 1
     };
-    // four significant digits, as Go's %.4g
-    let digits: usize = s.chars().filter(char::is_ascii_digit).count();
-    let s = if digits > 4 {
-        let int_len = s.split('.').next().unwrap_or("").len();
-        let prec = 4usize.saturating_sub(int_len);
-        format!("{v:.prec$}")
+    let prec = digits.saturating_sub(int_len);
+    let s = format!("{v:.prec$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
-        s.to_string()
+        s
     };
     format!("{s}{}", units[i])
 }
@@ -530,6 +711,9 @@ mod tests {
         assert_eq!(human_size(999), "999B");
         assert_eq!(human_size(1_234_567), "1.235MB");
         assert_eq!(human_size(2_000_000), "2MB");
+        assert_eq!(human_size_with_precision(7_473_000, 3), "7.47MB");
+        assert_eq!(human_size_with_precision(12_345, 3), "12.3kB");
+        assert_eq!(human_size_with_precision(123_456, 3), "123kB");
     }
 
     #[test]

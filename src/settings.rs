@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{Config, IptablesChoice};
+use crate::engine::endpoint::Endpoint;
 use crate::firewall::desired::Layout;
 
 /// Where berth's locks live unless `BERTH_RUN_DIR` says otherwise (tests).
@@ -22,6 +23,8 @@ pub const LOG_DIR: &str = "/var/log/berth";
 pub struct Settings {
     /// The engine address.
     pub host: String,
+    /// The engine, as chosen (TLS included).
+    pub endpoint: Endpoint,
     pub layout: Layout,
     /// The host address of a `-p` that names none (dockerd's `--ip`).
     pub default_host_ip: IpAddr,
@@ -38,6 +41,10 @@ pub struct Settings {
     pub test_pause: Option<String>,
     /// `--config DIR`, passed on to a watcher berth starts.
     pub config_dir: Option<PathBuf>,
+    /// Whether the engine runs here (`None`: find out).
+    pub engine_local: Option<bool>,
+    /// Say on stderr when an engine publishes ports itself.
+    pub engine_notice: bool,
 }
 
 impl Settings {
@@ -50,6 +57,11 @@ impl Settings {
     ) -> Settings {
         Settings {
             host: config.host.value.clone(),
+            endpoint: Endpoint {
+                host: config.host.value.clone(),
+                tls: None,
+                source: config.host.source.clone(),
+            },
             layout: Layout::new(&config.chain_prefix.value, config.localhost_access.value),
             default_host_ip: config.default_host_ip.value,
             port_range: config.port_range.value,
@@ -63,6 +75,8 @@ impl Settings {
             watch_interval: config.watch_interval.value,
             test_pause: env("BERTH_TEST_PAUSE").filter(|s| !s.is_empty()),
             config_dir,
+            engine_local: config.engine_local.value,
+            engine_notice: config.engine_notice.value,
         }
     }
 

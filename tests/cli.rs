@@ -252,7 +252,7 @@ fn config_show_names_each_source_and_a_bad_file_stops_everything() {
     )
     .unwrap();
     let out = berth()
-        .args(["--config", dir.to_str().unwrap(), "config", "show"])
+        .args(["--berth-config", dir.to_str().unwrap(), "config", "show"])
         .env("BERTH_DEFAULT_HOST_IP", "127.0.0.1")
         .env_remove("NO_COLOR")
         .assert()
@@ -283,7 +283,7 @@ fn config_show_names_each_source_and_a_bad_file_stops_everything() {
     .unwrap();
     berth()
         .args([
-            "--config",
+            "--berth-config",
             dir.to_str().unwrap(),
             "run",
             "--dry-run",
@@ -317,4 +317,47 @@ fn output_has_no_color_codes_off_a_terminal() {
             .clone();
         assert!(!out.contains(&0x1b), "{args:?} printed an escape sequence");
     }
+}
+
+/// `color` does what it says: berth's own error lines are coloured when it is `always`,
+/// and never with NO_COLOR, or off a terminal with `auto`.
+#[test]
+fn color_colours_berths_errors_and_no_color_wins() {
+    let dir = std::env::temp_dir().join(format!("berth-cli-color-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.yaml"), "color: always\n").unwrap();
+    let bad = ["run", "--dry-run", "-p", "80:80:80", "busybox"];
+    let err = |env: &[(&str, &str)], config: bool| {
+        let mut c = berth();
+        if config {
+            c.args(["--berth-config", dir.to_str().unwrap()]);
+        }
+        c.args(bad).env_remove("NO_COLOR");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.assert().code(125).get_output().stderr.clone()
+    };
+    let always = err(&[], true);
+    assert!(
+        always.starts_with(b"\x1b[1;31mberth:\x1b[0m invalid IP address: 80"),
+        "{}",
+        String::from_utf8_lossy(&always)
+    );
+    let no_color = err(&[("NO_COLOR", "1")], true);
+    assert!(
+        !no_color.contains(&0x1b),
+        "NO_COLOR must win: {}",
+        String::from_utf8_lossy(&no_color)
+    );
+    assert!(no_color.starts_with(b"berth: invalid IP address: 80"));
+    let auto = err(&[], false);
+    assert!(
+        !auto.contains(&0x1b),
+        "auto off a terminal: {}",
+        String::from_utf8_lossy(&auto)
+    );
+    let env_never = err(&[("BERTH_COLOR", "never")], true);
+    assert!(!env_never.contains(&0x1b));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

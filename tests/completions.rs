@@ -52,7 +52,7 @@ fn bash_complete(words: &[&str]) -> Vec<String> {
 #[test]
 fn bash_completes_subcommands_and_flags() {
     let got = bash_complete(&["berth", "r"]);
-    assert_eq!(got, ["run", "restart", "rm"], "{got:?}");
+    assert_eq!(got, ["run", "restart", "rm", "rename"], "{got:?}");
     let got = bash_complete(&["berth", "run", "--pub"]);
     assert!(
         got.contains(&"--publish".to_string()) && got.contains(&"--publish-all".to_string()),

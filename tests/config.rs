@@ -364,7 +364,7 @@ fn a_bad_value_names_file_line_and_key() {
 #[test]
 fn every_key_rejects_a_bad_value_with_its_line() {
     let cases = [
-        ("host", "ssh://me@box"),
+        ("host", "foo://box"),
         ("default_host_ip", "localhost"),
         ("port_range", "2000-1000"),
         ("chain_prefix", "docker"),
@@ -391,7 +391,7 @@ fn an_unknown_key_names_file_line_and_the_known_keys() {
         format!(
             "berth: {}:2: unknown key 'colour' (known: host, default_host_ip, port_range, \
              chain_prefix, iptables, localhost_access, color, watch, watch_interval, engine_local, \
-             docker_cli)",
+             docker_cli, engine_notice)",
             path.display()
         )
     );
@@ -462,9 +462,9 @@ fn a_bad_variable_is_an_error_naming_it() {
         "berth: BERTH_PORT_RANGE=\"x\": want LOW-HIGH (e.g. 40000-40999)"
     );
     assert_eq!(
-        load_err(None, dir.path(), &[("DOCKER_HOST", "ssh://me@box")]),
-        "berth: DOCKER_HOST=\"ssh://me@box\": want unix:///PATH, tcp://HOST:PORT, \
-         http://HOST:PORT or an absolute socket path"
+        load_err(None, dir.path(), &[("DOCKER_HOST", "npipe:////./pipe/x")]),
+        "berth: DOCKER_HOST=\"npipe:////./pipe/x\": want unix:///PATH, tcp://HOST:PORT, \
+         http://HOST:PORT, ssh://[USER@]HOST[:PORT] or an absolute socket path"
     );
     let cases = [
         ("BERTH_DEFAULT_HOST_IP", "10.0.0"),
@@ -487,8 +487,8 @@ fn a_bad_host_flag_is_an_error_naming_it() {
     let dir = TempDir::new();
     assert_eq!(
         load_err(Some("docker.sock"), dir.path(), &[]),
-        "berth: -H \"docker.sock\": want unix:///PATH, tcp://HOST:PORT, http://HOST:PORT \
-         or an absolute socket path"
+        "berth: -H \"docker.sock\": want unix:///PATH, tcp://HOST:PORT, http://HOST:PORT, \
+         ssh://[USER@]HOST[:PORT] or an absolute socket path"
     );
 }
 
@@ -499,13 +499,16 @@ fn an_overridden_variable_is_not_checked() {
     let config = load(
         Some("unix:///tmp/berth.sock"),
         dir.path(),
-        &[("DOCKER_HOST", "ssh://me@box")],
+        &[("DOCKER_HOST", "npipe:////./pipe/x")],
     );
     assert_eq!(config.host.source, Source::Flag("-H"));
     let config = load(
         None,
         dir.path(),
-        &[("BERTH_HOST", "/b.sock"), ("DOCKER_HOST", "ssh://me@box")],
+        &[
+            ("BERTH_HOST", "/b.sock"),
+            ("DOCKER_HOST", "npipe:////./pipe/x"),
+        ],
     );
     assert_eq!(config.host.value, "/b.sock");
     let config = load(
@@ -539,7 +542,8 @@ fn show_prints_every_key_with_its_source() {
              watch:            on                    (default)\n\
              watch_interval:   5s                    (default)\n\
              engine_local:     auto                  (default)\n\
-             docker_cli:       docker                (default)\n"
+             docker_cli:       docker                (default)\n\
+             engine_notice:    on                    (default)\n"
         )
     );
     let doc = config.show_json();

@@ -36,6 +36,9 @@ util-linux unshare
 procps pgrep
 python3 python3
 nftables nft
+openssh-server sshd
+openssh-client ssh-keygen
+socat socat
 LIST
   if [ ${#want[@]} -gt 0 ]; then
     say "installing ${want[*]}"
@@ -60,7 +63,9 @@ start_docker() {
   say "starting dockerd (log: /var/log/berth-dockerd.log)"
   # a daemon killed earlier may leave its pid file behind
   rm -f /var/run/docker.pid
-  nohup dockerd >/var/log/berth-dockerd.log 2>&1 &
+  # BERTH_DOCKERD_ARGS: extra arguments a test needs (e.g. a tcp listener)
+  # shellcheck disable=SC2086 # a list of arguments
+  nohup dockerd ${BERTH_DOCKERD_ARGS:-} >/var/log/berth-dockerd.log 2>&1 &
   local i
   for i in $(seq 1 60); do
     docker_up && return

@@ -18,8 +18,13 @@ pub struct Lifecycle {
 
 impl Lifecycle {
     pub async fn connect(ctx: &Context) -> Result<Lifecycle> {
-        let engine = Engine::connect(&ctx.settings.host).await?;
-        let fw = if host::may_change_firewall() {
+        let engine = Engine::connect(&ctx.settings.endpoint).await?;
+        // rules only for an engine of this host; one elsewhere publishes itself
+        let fw = if host::may_change_firewall()
+            && crate::engine::place::place(&engine, &ctx.settings.host, ctx.settings.engine_local)
+                .await
+                .is_local()
+        {
             Some(crate::firewall::iptables(ctx.settings.iptables)?)
         } else {
             None

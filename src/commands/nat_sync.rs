@@ -19,7 +19,9 @@ async fn all(ctx: &Context, dry_run: bool) -> Result<(Report, Vec<Reaped>)> {
     if !host::may_change_firewall() {
         return Err(Error::failed(host::NEED_ROOT));
     }
-    let engine = Engine::connect(&ctx.settings.host).await?;
+    let engine = Engine::connect(&ctx.settings.endpoint).await?;
+    crate::commands::require_local(ctx, &engine, if dry_run { "nat check" } else { "nat sync" })
+        .await?;
     let fw = crate::firewall::iptables(ctx.settings.iptables)?;
     let rec = Reconciler::new(&engine, &fw, &ctx.settings);
     let opts = Options {

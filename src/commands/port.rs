@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, args: &PortArgs) -> Result<()> {
         Some(raw) => Some(parse_port(raw).map_err(|message| Error::Message { message, code: 1 })?),
     };
     let mappings = engine::block_on(async {
-        let engine = Engine::connect(&ctx.settings.host).await?;
+        let engine = Engine::connect(&ctx.settings.endpoint).await?;
         let c = engine
             .inspect(&args.container)
             .await
@@ -35,7 +35,10 @@ pub fn run(ctx: &Context, args: &PortArgs) -> Result<()> {
         let running = c.state.as_ref().and_then(|s| s.running).unwrap_or(false);
         let mut out = Vec::new();
         let labels = c.config.as_ref().and_then(|c| c.labels.as_ref());
-        if let Some(published) = crate::model::published_of(labels) {
+        let image = c.image.clone();
+        let shown =
+            crate::trust::Shown::of(&ctx.settings.key_path, &engine, [(image.clone(), true)]).await;
+        if let Some(published) = shown.published(labels, image.as_deref()) {
             if running {
                 let (has_v4, has_v6) = crate::model::families_of(&c);
                 for p in &published {

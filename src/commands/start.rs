@@ -11,13 +11,17 @@ use crate::reconcile::Reconciler;
 
 pub fn run(ctx: &Context, args: &StartArgs) -> Result<()> {
     engine::block_on(async {
-        let engine = Engine::connect(&ctx.settings.host).await?;
-        let fw = crate::firewall::iptables(ctx.settings.iptables)?;
+        let engine = Engine::connect(&ctx.settings.endpoint).await?;
+        let local =
+            crate::engine::place::place(&engine, &ctx.settings.host, ctx.settings.engine_local)
+                .await
+                .is_local();
+        let fw = crate::firewall::iptables_if_any(ctx.settings.iptables);
         let rec = Reconciler::new(&engine, &fw, &ctx.settings);
         let mut failed = Vec::new();
         let mut published = false;
         for name in &args.containers {
-            match start_one(&rec, name).await {
+            match start_one(&rec, name, local).await {
                 Ok(p) => {
                     published |= p;
                     println!("{name}");
@@ -43,7 +47,7 @@ pub fn run(ctx: &Context, args: &StartArgs) -> Result<()> {
 }
 
 /// Start one container; true when it has ports berth published.
-async fn start_one(rec: &Reconciler<'_>, name: &str) -> Result<bool> {
+async fn start_one(rec: &Reconciler<'_>, name: &str, local: bool) -> Result<bool> {
     let engine = rec.engine;
     let before = engine.inspect(name).await.map_err(|e| engine.error(e))?;
     let id = before.id.clone().unwrap_or_default();
@@ -51,13 +55,15 @@ async fn start_one(rec: &Reconciler<'_>, name: &str) -> Result<bool> {
         .config
         .as_ref()
         .and_then(|c| c.labels.as_ref())
-        .is_some_and(|l| l.contains_key(PORTS_LABEL));
+        .is_some_and(|l| l.contains_key(PORTS_LABEL))
+        && local;
     // check before starting: a container berth cannot publish stays stopped
     if publishes && !host::may_change_firewall() {
         return Err(Error::failed(host::NEED_ROOT));
     }
     if publishes {
         host::check_other_firewall(None).map_err(Error::failed)?;
+        crate::firewall::variant(rec.settings.iptables)?;
     }
     engine.start(&id).await.map_err(|e| engine.error(e))?;
     if publishes && let Err(e) = crate::commands::run::publish_started(rec, &id).await {
