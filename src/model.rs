@@ -187,13 +187,6 @@ pub fn from_label(text: &str) -> Option<Vec<Published>> {
         .then_some(published)
 }
 
-/// A container's bindings, from its labels.
-pub fn published_of(
-    labels: Option<&std::collections::HashMap<String, String>>,
-) -> Option<Vec<Published>> {
-    labels?.get(PORTS_LABEL).and_then(|t| from_label(t))
-}
-
 /// Whether a container has an IPv4 and an IPv6 address on some network.
 pub fn families_of(c: &bollard::models::ContainerInspectResponse) -> (bool, bool) {
     let nets = c

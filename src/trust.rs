@@ -285,3 +285,65 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 }
+
+/// What `ps`, `port` and `inspect` show of berth's ports: only a sealed label, whose seal
+/// holds where the key can be read (root), and that did not come with the container's
+/// image. (Whether the container runs is the caller's question.)
+#[derive(Default)]
+pub struct Shown {
+    key: Option<Key>,
+    /// The seal label of each image (by ID) a container with a seal was made from.
+    image_seals: std::collections::HashMap<String, Option<String>>,
+}
+
+impl Shown {
+    /// Reads the key (when it can) and the seals of the images the containers were made
+    /// from (one look per image).
+    pub async fn of(
+        key_path: &Path,
+        engine: &crate::engine::Engine,
+        containers: impl IntoIterator<Item = (Option<String>, bool)>,
+    ) -> Shown {
+        let mut shown = Shown {
+            key: Key::load(key_path).ok(),
+            image_seals: Default::default(),
+        };
+        for (image, sealed) in containers {
+            let Some(image) = image.filter(|_| sealed) else {
+                continue;
+            };
+            if shown.image_seals.contains_key(&image) {
+                continue;
+            }
+            let seal = engine
+                .image_labels(&image)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|l| l.get(crate::model::SEAL_LABEL).cloned());
+            shown.image_seals.insert(image, seal);
+        }
+        shown
+    }
+
+    /// The ports to show for a container with these labels, made from `image` (its ID).
+    pub fn published(
+        &self,
+        labels: Option<&std::collections::HashMap<String, String>>,
+        image: Option<&str>,
+    ) -> Option<Vec<crate::model::Published>> {
+        let labels = labels?;
+        let ports = labels.get(crate::model::PORTS_LABEL)?;
+        let seal = labels.get(crate::model::SEAL_LABEL)?;
+        if self.key.as_ref().is_some_and(|k| !k.verifies(seal, ports)) {
+            return None;
+        }
+        let from_image = image
+            .and_then(|i| self.image_seals.get(i))
+            .is_some_and(|s| s.as_deref() == Some(seal.as_str()));
+        if from_image {
+            return None;
+        }
+        crate::model::from_label(ports)
+    }
+}

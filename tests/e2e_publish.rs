@@ -149,13 +149,26 @@ fn published_ports_are_reachable_and_nothing_else_is() {
         "127.0.0.1 binding must not answer on another address"
     );
 
-    // direct routing to the container's address from the second host: dropped
+    // direct routing to the container's address from the second host: dropped, by
+    // berth's raw guard (positive control: the route is there and the guard's counter
+    // moves, so the packets did reach this host and were dropped by the guard)
     let ip = web.ip();
-    peer.exec(&format!("ip route add {ip}/32 via {own}"));
+    let (routed, why) = peer.exec(&format!("ip route add {ip}/32 via {own}"));
+    assert!(routed, "{why}");
+    let guard = [
+        format!("-d {ip}/32 ! -i docker0"),
+        format!("berth:{}", web.id12()),
+    ];
+    let guard: Vec<&str> = guard.iter().map(String::as_str).collect();
+    let before = rule_packets("iptables", "raw", &guard);
     assert_eq!(
         peer.curl(&format!("http://{ip}:80/")),
         None,
         "direct routing to the container must be dropped"
+    );
+    assert!(
+        rule_packets("iptables", "raw", &guard) > before,
+        "the packets never reached the guard: the test proved nothing"
     );
 
     // a range is one rule per table, whatever its length; ports shown as docker shows them
@@ -358,31 +371,72 @@ fn fifty_parallel_publish_all_get_fifty_ports() {
         100,
         "a port was handed out twice: {ports:?}"
     );
+    // the oracle is the kernel: the DNAT rules of these containers hold 100 distinct
+    // ports, the same ones berth reports
+    let ids: Vec<String> = guards
+        .iter()
+        .chain(more_guards.iter())
+        .map(|g| g.id12())
+        .collect();
+    let save = sh_ok("iptables-save -t nat");
+    let mut dnat_ports: Vec<u16> = save
+        .lines()
+        .filter(|l| {
+            l.contains("-j DNAT") && ids.iter().any(|id| l.contains(&format!("berth:{id}")))
+        })
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let i = w.iter().position(|x| *x == "--dport")?;
+            w.get(i + 1)?.parse().ok()
+        })
+        .collect();
+    assert_eq!(
+        dnat_ports.len(),
+        100,
+        "DNAT rules in the kernel: {dnat_ports:?}"
+    );
+    dnat_ports.sort();
+    assert_eq!(
+        dnat_ports, unique_ports,
+        "the kernel's ports are not the ones berth reports"
+    );
     for port in &ports {
         assert!(
             eventually(5, || curl(&format!("http://127.0.0.1:{port}/")).is_some()),
             "port {port} unreachable"
         );
     }
-    // remove them all in parallel too; no rule may survive
-    let ids: Vec<String> = guards
-        .iter()
-        .chain(more_guards.iter())
-        .map(|g| g.id12())
-        .collect();
+    // remove them all in parallel too, each must succeed, and no rule may survive
     let removers: Vec<_> = names
         .iter()
         .chain(more.iter())
         .map(|n| {
             berth_cmd()
                 .args(["rm", "-f", n])
-                .env_remove("DOCKER_HOST")
-                .output()
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
         })
         .collect();
-    drop(removers);
+    for child in removers {
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "rm -f: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let save = sh_ok("iptables-save");
     for id in ids {
-        assert!(rules_of(&id).is_empty(), "rules of {id} survived rm -f");
+        assert!(
+            !save.contains(&format!("berth:{id}")),
+            "rules of {id} survived rm -f"
+        );
+        assert!(
+            !save.contains(&format!(":BERTH-{id} ")),
+            "the chain of {id} survived rm -f"
+        );
     }
 }
 
@@ -493,39 +547,88 @@ fn nat_sync_repairs_a_flushed_firewall_and_a_moved_container() {
 #[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
 fn foreground_exit_removes_the_rules() {
     let name = unique("fg");
-    let o = berth(&[
-        "run", "--name", &name, "-p", "18089:80", "busybox", "sh", "-c", "sleep 1",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let _g = Container::named(&name);
+    let child = berth_cmd()
+        .args([
+            "run", "--name", &name, "-p", "18089:80", "busybox", "sh", "-c",
+        ])
+        .arg("httpd -h /www; sleep 3")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // positive control: while it runs, it is published (rules in the kernel, traffic)
+    assert!(
+        eventually(10, || curl("http://127.0.0.1:18089/").is_some()),
+        "a foreground run was never published"
+    );
     let id12 = sh_ok(&format!("docker inspect -f '{{{{.Id}}}}' {name}"))[..12].to_string();
+    assert!(rules_of(&id12).iter().any(|r| r.contains("-j DNAT")));
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
         rules_of(&id12).is_empty(),
-        "a foreground run leaves its rules"
+        "a foreground run leaves its rules: {:?}",
+        rules_of(&id12)
     );
+    assert_eq!(curl("http://127.0.0.1:18089/"), None);
 }
 
 #[test]
 #[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
 fn without_root_nothing_is_created() {
     let name = unique("noroot");
-    let o = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            berth_bin(),
-        ])
-        .args(["run", "-d", "--name", &name, "-p", "18090:80", "busybox"])
-        // the unprivileged user's own home, not root's
-        .env("HOME", "/tmp")
-        .env("XDG_CONFIG_HOME", "/tmp")
-        .output()
-        .unwrap();
+    // a user of the docker group reaches the engine but may not change the firewall
+    let gid = sh_ok("getent group docker | cut -d: -f3")
+        .trim()
+        .to_string();
+    assert!(!gid.is_empty(), "no docker group");
+    let as_user = |groups: &str, args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534"]);
+        if groups.is_empty() {
+            c.arg("--clear-groups");
+        } else {
+            c.arg(format!("--groups={groups}"));
+        }
+        c.arg(berth_bin())
+            .args(args)
+            // the unprivileged user's own home, not root's
+            .env("HOME", "/tmp")
+            .env("XDG_CONFIG_HOME", "/tmp")
+            .env("BERTH_WATCH", "off")
+            .output()
+            .unwrap()
+    };
+    // positive control: that user reaches the engine
+    let ps = as_user(&gid, &["ps", "-a"]);
+    assert!(
+        ps.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ps.stderr)
+    );
+    let o = as_user(
+        &gid,
+        &["run", "-d", "--name", &name, "-p", "18090:80", "busybox"],
+    );
     assert_eq!(o.status.code(), Some(125));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
         "berth: publishing ports changes the firewall: run berth as root (or with CAP_NET_ADMIN)\n"
+    );
+    assert!(!sh(&format!("docker inspect {name}")).0);
+    // a user who may not use the engine's socket: docker's words and status
+    let o = as_user(
+        "",
+        &["run", "-d", "--name", &name, "-p", "18090:80", "busybox"],
+    );
+    assert_eq!(o.status.code(), Some(126));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with(
+            "berth: permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock"
+        ),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
     assert!(!sh(&format!("docker inspect {name}")).0);
 }

@@ -25,25 +25,83 @@ fn exists(name: &str) -> bool {
     sh(&format!("docker inspect {name}")).0
 }
 
+/// A restore that fails after another one landed: the container's IPv4 rules go in
+/// (the real iptables-restore, through a wrapper that logs the call), then its IPv6
+/// transaction fails. berth must take back what landed, remove the container, and
+/// free the port.
 #[test]
 #[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
 fn a_failing_iptables_restore_leaves_nothing() {
+    tidy_once();
+    let net = unique("rfnet");
+    sh(&format!("docker network rm {net}"));
+    sh_ok(&format!(
+        "docker network create --ipv6 --subnet fd00:b1:ff::/64 {net}"
+    ));
+    struct Net(String);
+    impl Drop for Net {
+        fn drop(&mut self) {
+            sh(&format!("docker network rm {}", self.0));
+        }
+    }
+    let _net = Net(net.clone());
     let dir = std::env::temp_dir().join(unique("wrap"));
     std::fs::create_dir_all(&dir).unwrap();
-    for tool in [
-        "iptables-nft-restore",
-        "iptables-legacy-restore",
-        "iptables-restore",
+    let log = dir.join("calls");
+    for (tool, real) in [
+        (
+            "iptables-nft-restore",
+            sh_ok("command -v iptables-nft-restore || command -v iptables-restore"),
+        ),
+        ("iptables-restore", sh_ok("command -v iptables-restore")),
+        (
+            "iptables-legacy-restore",
+            sh_ok("command -v iptables-legacy-restore || command -v iptables-restore"),
+        ),
     ] {
-        let path = dir.join(tool);
-        std::fs::write(&path, "#!/bin/sh\necho 'injected failure' >&2\nexit 1\n").unwrap();
-        sh_ok(&format!("chmod +x {}", path.display()));
+        std::fs::write(
+            dir.join(tool),
+            format!(
+                "#!/bin/sh\necho {tool} >> {}\nexec {} \"$@\"\n",
+                log.display(),
+                real.trim()
+            ),
+        )
+        .unwrap();
     }
-    let before = berth_rule_count();
+    for tool in [
+        "ip6tables-nft-restore",
+        "ip6tables-restore",
+        "ip6tables-legacy-restore",
+    ] {
+        std::fs::write(
+            dir.join(tool),
+            format!(
+                "#!/bin/sh\necho {tool} >> {}\necho 'injected failure' >&2\nexit 1\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+    }
+    sh_ok(&format!("chmod +x {}/*", dir.display()));
+    let before4 = sh_ok("iptables-save | grep -v '^#'");
+    let before6 = sh_ok("ip6tables-save | grep -v '^#'");
     let name = unique("restorefail");
     let o = berth_cmd()
         .args([
-            "run", "-d", "--name", &name, "-p", "18091:80", "busybox", "httpd", "-f", "-h", "/www",
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            &net,
+            "-p",
+            "18091:80",
+            "busybox",
+            "httpd",
+            "-f",
+            "-h",
+            "/www",
         ])
         .env(
             "PATH",
@@ -51,11 +109,28 @@ fn a_failing_iptables_restore_leaves_nothing() {
         )
         .output()
         .unwrap();
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
     assert!(stderr(&o).contains("injected failure"), "{}", stderr(&o));
+    // the fault happened after an IPv4 transaction had landed
+    let first4 = calls.lines().position(|l| l.starts_with("iptables"));
+    let first6 = calls.lines().position(|l| l.starts_with("ip6tables"));
+    assert!(
+        matches!((first4, first6), (Some(a), Some(b)) if a < b),
+        "calls: {calls}"
+    );
     assert!(!exists(&name), "the container was left behind");
-    assert_eq!(berth_rule_count(), before, "rules were left behind");
+    assert_eq!(
+        sh_ok("iptables-save | grep -v '^#'"),
+        before4,
+        "IPv4 rules were left behind"
+    );
+    assert_eq!(
+        sh_ok("ip6tables-save | grep -v '^#'"),
+        before6,
+        "IPv6 rules were left behind"
+    );
     // another berth on the host may hold it for a moment; ours must not keep it
     assert!(
         eventually(10, || sh(&format!(
@@ -67,7 +142,17 @@ fn a_failing_iptables_restore_leaves_nothing() {
     // and the port is free again
     let c = run_detached(
         "after",
-        &["-p", "18091:80", "busybox", "httpd", "-f", "-h", "/www"],
+        &[
+            "--network",
+            &net,
+            "-p",
+            "18091:80",
+            "busybox",
+            "httpd",
+            "-f",
+            "-h",
+            "/www",
+        ],
     );
     assert!(eventually(5, || curl("http://127.0.0.1:18091/").is_some()));
     drop(c);
@@ -178,6 +263,65 @@ fn sigkill_at_each_step_then_sync_leaves_no_orphan_and_no_leak() {
     }
 }
 
+/// The reaper removes only what berth abandoned: a `run --rm` container its killed berth
+/// never started (the positive control), not a `create --rm` container (the user starts
+/// it when they like), and not one whose `io.berth.run` label came from its image.
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn the_reaper_takes_only_what_a_killed_berth_run_abandoned() {
+    tidy_once();
+    let abandoned = unique("reap-run");
+    let created = unique("reap-create");
+    let forged = unique("reap-forged");
+    let _g = [
+        Container::named(&abandoned),
+        Container::named(&created),
+        Container::named(&forged),
+    ];
+    let tag = format!("{}:runlabel", unique("img"));
+    let root = std::env::temp_dir().join(unique("runlabel"));
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    sh_ok(&format!(
+        "cd {} && tar -c . | docker import --change 'LABEL io.berth.run=1' --change 'CMD [\"/bin/busybox\", \"true\"]' - {tag} >/dev/null",
+        root.display()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    struct Image(String);
+    impl Drop for Image {
+        fn drop(&mut self) {
+            sh(&format!("docker rmi -f {} >/dev/null 2>&1", self.0));
+        }
+    }
+    let _img = Image(tag.clone());
+
+    berth_ok(&["create", "--rm", "--name", &created, "busybox", "true"]);
+    sh_ok(&format!("docker create --rm --name {forged} {tag}"));
+    assert!(
+        sh_ok(&format!(
+            "docker inspect -f '{{{{index .Config.Labels \"io.berth.run\"}}}}' {forged}"
+        ))
+        .trim()
+            == "1",
+        "the image's label did not reach the container"
+    );
+    kill_run_at("after-create", &abandoned, "18097");
+    let out = berth_ok(&["nat", "sync"]);
+    assert!(
+        !exists(&abandoned),
+        "the abandoned run --rm container stays: {out}"
+    );
+    assert!(out.contains("run --rm never started it"), "{out}");
+    assert!(
+        exists(&created),
+        "berth create --rm's container was reaped: {out}"
+    );
+    assert!(
+        exists(&forged),
+        "a container labelled by its image was reaped: {out}"
+    );
+}
+
 #[test]
 #[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
 fn the_lock_serialises_and_a_dead_holder_does_not_block() {
@@ -205,9 +349,11 @@ fn the_lock_serialises_and_a_dead_holder_does_not_block() {
         run.try_wait().unwrap().is_none(),
         "berth did not wait for the lock"
     );
-    // the holder dies without unlocking (SIGKILL): berth proceeds at once
+    // the holder dies without unlocking (SIGKILL; flock -o gave the lock to its child,
+    // which goes with it): berth proceeds at once
+    let holder_pid = holder.id();
+    sh(&format!("pkill -KILL -P {holder_pid}"));
     holder.kill().unwrap();
-    sh("pkill -f 'sleep 60$'");
     holder.wait().unwrap();
     let end = Instant::now() + Duration::from_secs(20);
     let status = loop {
@@ -236,11 +382,7 @@ fn daemon_restart_then_sync_restores_traffic() {
         &["-p", "18098:80/tcp", "busybox", "httpd", "-f", "-h", "/www"],
     );
     assert!(eventually(5, || curl("http://127.0.0.1:18097/").is_some()));
-    let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lib/setup.sh");
-    sh_ok(&format!(
-        "kill $(cat /var/run/docker.pid) && while [ -e /var/run/docker.pid ]; do sleep 0.2; done; \
-         bash -c 'source {setup}; start_docker' 2>&1"
-    ));
+    restart_engine(|| {});
     // the engine stopped them; someone starts them again behind berth's back (the
     // order may move their addresses), and the engine rebuilt its own chains
     sh_ok(&format!("docker start {} {}", b.name, a.name));
@@ -420,22 +562,50 @@ fn the_loopback_guard_drops_outside_packets_to_127() {
     ));
     assert!(ok, "{out}");
     // a listener on this host's 127.0.0.1 that only the guard protects
-    let (_, pid) = sh("busybox nc -l -p 18101 -e echo secret </dev/null >/dev/null 2>&1 & echo $!");
-    assert!(eventually(3, || sh_ok("cat /proc/net/tcp /proc/net/tcp6")
-        .contains(":46B5 ")));
-    let reach = |port: u16| peer.exec(&format!("echo x | timeout 3 busybox nc 127.0.0.1 {port}"));
-    let guarded = reach(18101);
+    let dir = std::env::temp_dir().join(unique("secret"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "secret\n").unwrap();
+    let _listener = Background::sh(&format!(
+        "busybox httpd -f -p 127.0.0.1:18101 -h {}",
+        dir.display()
+    ));
+    assert!(eventually(3, || tcp_listening(18101)));
+    assert_eq!(curl("http://127.0.0.1:18101/").as_deref(), Some("secret\n"));
+    let guard_rule = format!(
+        "-A BERTH-INPUT {}",
+        berth::firewall::desired::LOOPBACK_GUARD
+    );
+    let guard_words = ["-A BERTH-INPUT", "! -s 127.0.0.0/8 -d 127.0.0.0/8"];
+    // positive control: without the guard, the peer does reach this host's 127.0.0.1
+    sh_ok(&format!(
+        "iptables {}",
+        guard_rule.replacen("-A ", "-D ", 1)
+    ));
+    let unguarded = peer.curl("http://127.0.0.1:18101/");
+    sh_ok(&format!("iptables {guard_rule}"));
+    assert_eq!(
+        unguarded.as_deref(),
+        Some("secret\n"),
+        "the control failed: without the guard the peer should reach 127.0.0.1 here"
+    );
+    let before = rule_packets("iptables", "filter", &guard_words);
+    let guarded = peer.curl("http://127.0.0.1:18101/");
     let published = peer.curl("http://127.0.0.1:18100/");
-    sh(&format!("kill {} 2>/dev/null", pid.trim()));
+    assert_eq!(
+        guarded, None,
+        "127.0.0.1 on this host was reached from outside"
+    );
     assert!(
-        !guarded.1.contains("secret"),
-        "127.0.0.1 on this host was reached from outside: {}",
-        guarded.1
+        rule_packets("iptables", "filter", &guard_words) > before,
+        "the guard never saw the packets"
     );
     assert_eq!(
         published, None,
         "a 127.0.0.1 binding was reached from outside"
     );
+    // positive control of the binding: from this host it answers
+    assert!(curl("http://127.0.0.1:18100/").is_some());
+    let _ = std::fs::remove_dir_all(&dir);
     drop(c);
 }
 

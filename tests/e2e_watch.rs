@@ -554,6 +554,20 @@ fn forged_and_copied_labels_are_never_published() {
         stdout(&check)
     );
     assert_eq!(curl("http://127.0.0.1:18810/"), None);
+    // nor does berth show the forged ports as published
+    let shown = |n: &str| {
+        let ps = berth_ok(&[
+            "ps",
+            "--filter",
+            &format!("name=^{n}$"),
+            "--format",
+            "{{.Ports}}",
+        ]);
+        let port = stdout(&berth(&["port", n]));
+        let inspect = berth_ok(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", n]);
+        format!("{ps}|{port}|{inspect}")
+    };
+    assert!(!shown(&name).contains("18810"), "{}", shown(&name));
     sh_ok(&format!("docker rm -f {name}"));
 
     // a berth container's own labels, copied by docker commit onto an image
@@ -562,6 +576,9 @@ fn forged_and_copied_labels_are_never_published() {
         &["-p", "18811:80", "busybox", "httpd", "-f", "-h", "/www"],
     );
     assert!(eventually(5, || curl("http://127.0.0.1:18811/").is_some()));
+    // positive control: berth shows the ports it published, in ps, port and inspect
+    let own = shown(&web.name);
+    assert_eq!(own.matches("18811").count(), 3, "{own}");
     let copy_tag = format!("{}:copy", unique("img"));
     sh_ok(&format!("docker commit {} {copy_tag}", web.name));
     drop(web);
@@ -578,6 +595,7 @@ fn forged_and_copied_labels_are_never_published() {
         "a committed copy's label was trusted"
     );
     assert_eq!(curl("http://127.0.0.1:18811/"), None);
+    assert!(!shown(&copy).contains("18811"), "{}", shown(&copy));
     let check = berth(&["nat", "check"]);
     assert!(
         stdout(&check).contains("came with its image"),
@@ -707,9 +725,26 @@ fn run_starts_a_watcher_when_none_runs() {
     assert_eq!(berth(&["watch", "--status"]).status.code(), Some(3));
     let name = unique("auto");
     let _g = Container::named(&name);
+    // berth's own config dir: the watcher it starts must read the same one
+    let cfg = std::env::temp_dir().join(unique("autocfg"));
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("config.yaml"), "watch_interval: 9s\n").unwrap();
+    let cfg_arg = cfg.to_string_lossy().into_owned();
     let o = berth_cmd()
         .args([
-            "run", "-d", "--name", &name, "-p", "18813:80", "busybox", "httpd", "-f", "-h", "/www",
+            "--berth-config",
+            &cfg_arg,
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "-p",
+            "18813:80",
+            "busybox",
+            "httpd",
+            "-f",
+            "-h",
+            "/www",
         ])
         .env("BERTH_WATCH", "on")
         .env("BERTH_TEST_OWNER", std::process::id().to_string())
@@ -727,6 +762,12 @@ fn run_starts_a_watcher_when_none_runs() {
     let pid = berth_ok(&["watch", "--status", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&pid).unwrap();
     let pid = doc["pid"].as_u64().unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let argv: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let _ = std::fs::remove_dir_all(&cfg);
     // it follows the container like any watcher
     sh_ok(&format!("docker stop -t 1 {name}"));
     assert!(eventually(3, || curl("http://127.0.0.1:18813/").is_none()));
@@ -749,4 +790,11 @@ fn run_starts_a_watcher_when_none_runs() {
         .status
         .code()
         == Some(3)));
+    // (checked once it is ended)
+    assert!(argv.iter().any(|a| a == "watch"), "{argv:?}");
+    assert!(
+        argv.windows(2)
+            .any(|w| w[0] == "--berth-config" && w[1] == cfg_arg),
+        "the watcher does not read the config run read: {argv:?}"
+    );
 }

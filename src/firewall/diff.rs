@@ -97,7 +97,21 @@ pub fn diff(layout: &Layout, actual: &Actual, base: &[Base], wants: &[Want]) -> 
         let chain = layout.container_chain(&want.id);
         // the container's own chain: rewritten whole when it differs
         let nat = &mut sections[idx(Table::Nat)];
-        if want.rules.dnat.is_empty() {
+        // a want that keeps the jump to its chain keeps the chain, even empty (what a
+        // revert puts back: the chain as it was)
+        let jump = format!("-j {chain}");
+        let keeps_chain = want
+            .rules
+            .shared(Table::Nat)
+            .iter()
+            .any(|r| r.ends_with(&jump));
+        if want.rules.dnat.is_empty() && keeps_chain {
+            if !have.chain || !have.dnat.is_empty() {
+                // declaring a chain in a --noflush restore empties it
+                nat.chains.push(format!(":{chain} - [0:0]"));
+                change.removed += have.dnat.len();
+            }
+        } else if want.rules.dnat.is_empty() {
             if have.chain {
                 if !have.dnat.is_empty() {
                     let _ = writeln!(out.urgent, ":{chain} - [0:0]");

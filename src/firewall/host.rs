@@ -4,7 +4,7 @@
 //! drop what berth accepts (Docker 29's nftables backend).
 
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 
 use crate::model::Published;
@@ -67,12 +67,13 @@ pub fn sockets() -> Vec<Socket> {
         (libc::AF_INET, "udp", false),
         (libc::AF_INET6, "udp", false),
     ] {
-        match sock_diag(family, tcp) {
-            Ok(found) => out.extend(
-                found
-                    .into_iter()
-                    .map(|(ip, port)| Socket { ip, proto, port }),
-            ),
+        let states = if tcp { 1 << TCP_LISTEN } else { 1 << TCP_CLOSE };
+        match sock_diag(family, tcp, states) {
+            Ok(found) => out.extend(found.into_iter().map(|s| Socket {
+                ip: s.local.ip(),
+                proto,
+                port: s.local.port(),
+            })),
             Err(_) => all_answered = false,
         }
     }
@@ -104,13 +105,60 @@ pub fn sockets_from_proc() -> Vec<Socket> {
     out
 }
 
-/// Listening TCP (or unconnected UDP) sockets of one family, from NETLINK_SOCK_DIAG.
-fn sock_diag(family: libc::c_int, tcp: bool) -> std::io::Result<Vec<(IpAddr, u16)>> {
+/// Listening TCP sockets of this network namespace: (address, port, inode).
+pub fn listening_inodes() -> Vec<(IpAddr, u16, u64)> {
+    let mut out = Vec::new();
+    for family in [libc::AF_INET, libc::AF_INET6] {
+        out.extend(
+            sock_diag(family, true, 1 << TCP_LISTEN)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| (s.local.ip(), s.local.port(), s.inode)),
+        );
+    }
+    out
+}
+
+/// The inode of the established TCP socket of this network namespace whose local
+/// address is `local` and whose peer is `peer`: the other end of a connection this
+/// process made, when that end is in this namespace.
+pub fn established_inode(local: SocketAddr, peer: SocketAddr) -> Option<u64> {
+    const TCP_ESTABLISHED: u32 = 1;
+    let norm = |a: SocketAddr| match a.ip() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), a.port()),
+            None => a,
+        },
+        _ => a,
+    };
+    let (local, peer) = (norm(local), norm(peer));
+    [libc::AF_INET, libc::AF_INET6]
+        .into_iter()
+        .find_map(|family| {
+            sock_diag(family, true, 1 << TCP_ESTABLISHED)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|s| s.local == local && s.peer == peer)
+                .map(|s| s.inode)
+        })
+}
+
+const TCP_LISTEN: u32 = 10;
+const TCP_CLOSE: u32 = 7;
+
+/// One socket as sock_diag reports it.
+struct DiagSocket {
+    local: SocketAddr,
+    peer: SocketAddr,
+    inode: u64,
+}
+
+/// TCP (or UDP) sockets of one family in the given states (a bit mask of TCP states),
+/// from NETLINK_SOCK_DIAG. IPv4-mapped IPv6 addresses come back as IPv4.
+fn sock_diag(family: libc::c_int, tcp: bool, states: u32) -> std::io::Result<Vec<DiagSocket>> {
     use std::io;
     const NETLINK_SOCK_DIAG: libc::c_int = 4;
     const SOCK_DIAG_BY_FAMILY: u16 = 20;
-    const TCP_LISTEN: u32 = 10;
-    const TCP_CLOSE: u32 = 7;
     // SAFETY: a plain socket call; closed by the guard.
     let fd = unsafe {
         libc::socket(
@@ -142,12 +190,24 @@ fn sock_diag(family: libc::c_int, tcp: bool) -> std::io::Result<Vec<(IpAddr, u16
     } else {
         libc::IPPROTO_UDP as u8
     };
-    let states: u32 = if tcp { 1 << TCP_LISTEN } else { 1 << TCP_CLOSE };
     req[20..24].copy_from_slice(&states.to_ne_bytes());
     // SAFETY: sending a buffer we own.
     if unsafe { libc::send(fd.0, req.as_ptr() as *const libc::c_void, req.len(), 0) } < 0 {
         return Err(io::Error::last_os_error());
     }
+    let ip_of = |fam: u8, b: &[u8]| -> IpAddr {
+        if fam as libc::c_int == libc::AF_INET {
+            IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+        } else {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&b[..16]);
+            let v6 = std::net::Ipv6Addr::from(a);
+            match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(v6),
+            }
+        }
+    };
     let mut out = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
     loop {
@@ -170,26 +230,18 @@ fn sock_diag(family: libc::c_int, tcp: bool) -> std::io::Result<Vec<(IpAddr, u16
                 _ => {}
             }
             // inet_diag_msg: family, state, timer, retrans, then inet_diag_sockid:
-            // sport (be16) dport (be16) src[16] dst[16] if cookie[2]
+            // sport (be16) dport (be16) src[16] dst[16] if cookie[2], then expires,
+            // rqueue, wqueue, uid, inode
             let m = &buf[at + 16..at + len];
-            if m.len() >= 4 + 4 + 32 {
-                let port = u16::from_be_bytes([m[4], m[5]]);
-                let src = &m[8..24];
-                let ip = if m[0] as libc::c_int == libc::AF_INET {
-                    IpAddr::V4(Ipv4Addr::new(src[0], src[1], src[2], src[3]))
-                } else {
-                    let mut b = [0u8; 16];
-                    b.copy_from_slice(src);
-                    let v6 = std::net::Ipv6Addr::from(b);
-                    match v6.to_ipv4_mapped() {
-                        Some(v4) => IpAddr::V4(v4),
-                        None => IpAddr::V6(v6),
-                    }
-                };
-                // UDP: only sockets not connected to a peer (a server's)
+            if m.len() >= 72 {
+                let sport = u16::from_be_bytes([m[4], m[5]]);
                 let dport = u16::from_be_bytes([m[6], m[7]]);
+                let local = SocketAddr::new(ip_of(m[0], &m[8..24]), sport);
+                let peer = SocketAddr::new(ip_of(m[0], &m[24..40]), dport);
+                let inode = u64::from(u32::from_ne_bytes(m[68..72].try_into().expect("4 bytes")));
+                // UDP: only sockets not connected to a peer (a server's)
                 if tcp || dport == 0 {
-                    out.push((ip, port));
+                    out.push(DiagSocket { local, peer, inode });
                 }
             }
             at += (len + 3) & !3;

@@ -22,6 +22,13 @@ pub fn iptables(choice: IptablesChoice) -> Result<backend::Iptables> {
     Ok(backend::Iptables::new(variant(choice)?))
 }
 
+/// The backend for a command that may need no rules at all (an engine elsewhere, a
+/// container without ports): without iptables on this host it fails only when used;
+/// a command that will write rules checks [`variant`] first.
+pub fn iptables_if_any(choice: IptablesChoice) -> backend::Iptables {
+    backend::Iptables::new(variant(choice).unwrap_or(Variant::Nft))
+}
+
 /// The configured variant, or the one the host uses.
 pub fn variant(choice: IptablesChoice) -> Result<Variant> {
     Ok(match choice {

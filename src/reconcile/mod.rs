@@ -592,6 +592,12 @@ impl<'a> Reconciler<'a> {
         let mut report = Report::default();
         let sockets = host::sockets();
         let mut wanted = plan(&self.settings.layout, looked, &sockets, &mut report);
+        // (published by the fresher writer, as this look wanted them too)
+        let published_by_fresher: Vec<Id12> = wanted
+            .iter()
+            .filter(|(id, rules)| fresher.contains(id) && rules.iter().any(|r| !r.is_empty()))
+            .map(|(id, _)| id.clone())
+            .collect();
         wanted.retain(|(id, _)| !fresher.contains(id));
         let looked_now;
         let looked = if fresher.is_empty() {
@@ -653,6 +659,7 @@ impl<'a> Reconciler<'a> {
             .iter()
             .filter(|(_, rules)| rules.iter().any(|r| !r.is_empty()))
             .map(|(id, _)| id.clone())
+            .chain(published_by_fresher)
             .collect();
         Ok(report)
     }
@@ -823,6 +830,28 @@ impl<'a> Reconciler<'a> {
             .collect();
         let d = diff::diff(layout, &now, &[], &wants);
         let _ = self.fw.restore(family, &d.text);
+        // and the base rules this pass added (a bridge's localhost rule, a jump)
+        let mut text = String::new();
+        for table in crate::firewall::desired::Table::ALL {
+            let lines: Vec<String> = done
+                .base
+                .iter()
+                .filter(|b| b.table() == table)
+                .filter_map(|b| b.save_line())
+                .filter(|l| !before.has_line(table, l) && now.has_line(table, l))
+                .map(|l| format!("-D{}", &l[2..]))
+                .collect();
+            if !lines.is_empty() {
+                text.push_str(&format!(
+                    "*{}\n{}\nCOMMIT\n",
+                    table.name(),
+                    lines.join("\n")
+                ));
+            }
+        }
+        if !text.is_empty() {
+            let _ = self.fw.restore(family, &text);
+        }
     }
 }
 

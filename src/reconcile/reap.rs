@@ -33,7 +33,18 @@ pub async fn reap_abandoned(engine: &Engine, dry_run: bool) -> Result<Vec<Reaped
         let Some(pid) = c.labels.as_ref().and_then(|l| l.get(RUN_LABEL)) else {
             continue;
         };
-        if process_is_berth(pid) {
+        if pid.parse::<u32>().is_err() || process_is_berth(pid) {
+            continue;
+        }
+        // a label the image carries is not berth's word
+        if let Some(image) = c.image.as_deref()
+            && engine
+                .image_labels(image)
+                .await
+                .ok()
+                .flatten()
+                .is_none_or(|l| l.contains_key(RUN_LABEL))
+        {
             continue;
         }
         let id = c.id.clone().unwrap_or_default();

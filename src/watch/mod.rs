@@ -80,6 +80,23 @@ pub fn run(settings: &Settings, args: &WatchArgs) -> Result<()> {
     if !crate::firewall::host::may_change_firewall() {
         return Err(Error::failed(crate::firewall::host::NEED_ROOT));
     }
+    // an engine elsewhere publishes its containers itself: nothing to watch here
+    if settings.endpoint.host != crate::engine::endpoint::DEFAULT_SOCKET {
+        let elsewhere = engine::block_on(async {
+            let engine = Engine::connect(&settings.endpoint).await.ok()?;
+            match crate::engine::place::place(&engine, &settings.host, settings.engine_local).await
+            {
+                crate::engine::place::Place::Elsewhere(why) => Some(why),
+                crate::engine::place::Place::Local => None,
+            }
+        });
+        if let Some(why) = elsewhere {
+            return Err(Error::failed(format!(
+                "watch: the engine at {} is not on this host ({why}): it publishes its containers' ports itself, and berth keeps no rules for it here",
+                settings.host
+            )));
+        }
+    }
     let lock = match Lock::try_acquire(&settings.watch_lock())
         .map_err(|e| Error::failed(e.to_string()))?
     {
@@ -130,7 +147,7 @@ impl Watcher<'_> {
         let mut said_gone = false;
         loop {
             let engine = tokio::select! {
-                r = Engine::connect(&self.settings.host) => r,
+                r = Engine::connect(&self.settings.endpoint) => r,
                 _ = term.recv() => return Ok(()),
                 _ = int.recv() => return Ok(()),
             };
@@ -474,9 +491,20 @@ fn spawn(settings: &Settings) -> std::io::Result<(u32, std::path::PathBuf)> {
         .open(&log)?;
     let err = out.try_clone()?;
     let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.args(["-H", &settings.host]);
+    // the engine and berth's config this berth used (the host as resolved, so no
+    // context or environment can point the watcher elsewhere)
+    cmd.args(["-H", &settings.endpoint.host]);
+    if let Some(t) = &settings.endpoint.tls {
+        cmd.arg("--tlsverify").arg("--tlscacert").arg(&t.ca);
+        if let Some(c) = &t.cert {
+            cmd.arg("--tlscert").arg(c);
+        }
+        if let Some(k) = &t.key {
+            cmd.arg("--tlskey").arg(k);
+        }
+    }
     if let Some(dir) = &settings.config_dir {
-        cmd.arg("--config").arg(dir);
+        cmd.arg("--berth-config").arg(dir);
     }
     cmd.args(["watch", "--if-none"])
         .stdin(Stdio::null())

@@ -196,6 +196,19 @@ pub fn tcp_listening(port: u16) -> bool {
     })
 }
 
+/// The packets a rule has matched (`iptables-save -c`): the first rule of `table` whose
+/// line contains every one of `words`.
+pub fn rule_packets(tool: &str, table: &str, words: &[&str]) -> u64 {
+    let save = sh_ok(&format!("{tool}-save -c -t {table}"));
+    save.lines()
+        .filter(|l| words.iter().all(|w| l.contains(w)))
+        .find_map(|l| {
+            let counters = l.strip_prefix('[')?.split(']').next()?;
+            counters.split(':').next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no {table} rule with {words:?} in:\n{save}"))
+}
+
 /// Retry `f` until it returns true or `secs` pass.
 pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + Duration::from_secs(secs);
@@ -393,4 +406,14 @@ pub fn restart_engine(meanwhile: impl FnOnce()) {
     );
     meanwhile();
     sh_ok(&format!("bash -c 'source {setup}; start_docker' 2>&1"));
+}
+
+/// The docker CLI that judges berth's texts: `$BERTH_DOCKER_CLI` (scripts/test points it
+/// at the current docker CLI of the version matrix, whose texts berth follows), else the
+/// `docker` on PATH.
+pub fn docker_cli() -> Command {
+    match std::env::var("BERTH_DOCKER_CLI") {
+        Ok(p) if !p.is_empty() => Command::new(p),
+        _ => Command::new("docker"),
+    }
 }
