@@ -706,3 +706,63 @@ fn hostile_labels_and_env_never_reach_a_shell_or_a_rule() {
         "{ps}"
     );
 }
+
+/// A UDP flow keeps going where its conntrack entry says, even after the rules changed:
+/// a client that sent to a port before it was published has an entry that leads nowhere
+/// (not NATed), and the kernel keeps using it while the client keeps sending. When berth
+/// publishes the port it drops such entries, so the very same flow (same source port)
+/// reaches the container. The positive control: the stale entry really was there.
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn a_udp_flow_that_came_before_its_port_reaches_the_container() {
+    use std::net::UdpSocket;
+    tidy_once();
+    let port = 18121u16;
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let ask = |text: &str| -> Option<String> {
+        let mut buf = [0u8; 512];
+        for _ in 0..6 {
+            sock.send_to(text.as_bytes(), ("127.0.0.1", port)).ok()?;
+            if let Ok(n) = sock.recv(&mut buf) {
+                return Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+        None
+    };
+    let entries = || {
+        sh(&format!(
+            "conntrack -L -p udp --orig-port-dst {port} 2>/dev/null"
+        ))
+        .1
+    };
+    let local = sock.local_addr().unwrap().port();
+    // nothing serves the port yet: no answer, and an entry that is not NATed
+    assert_eq!(ask("one"), None, "something already answers on {port}");
+    let stale = entries();
+    assert!(
+        stale.contains(&format!(
+            "sport={local} dport={port} [UNREPLIED] src=127.0.0.1 "
+        )),
+        "no stale entry to test with: {stale}"
+    );
+    let spec = format!("{port}:80/udp");
+    let c = run_detached(
+        "udpnew",
+        &["-p", &spec, "busybox", "udp-echo", "serve", "80"],
+    );
+    // the same flow (same source port) reaches the container
+    let answer = ask("two");
+    let logs = c.logs();
+    assert_eq!(
+        answer.as_deref(),
+        Some("echo:two"),
+        "conntrack: {}",
+        entries()
+    );
+    assert!(
+        logs.contains(": two"),
+        "the container did not get it: {logs}"
+    );
+}
