@@ -326,10 +326,21 @@ fn the_reaper_takes_only_what_a_killed_berth_run_abandoned() {
 #[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
 fn the_lock_serialises_and_a_dead_holder_does_not_block() {
     // a live holder makes berth wait
-    let mut holder = Command::new("flock")
-        .args(["-o", ALLOC_LOCK, "sleep", "60"])
-        .spawn()
-        .unwrap();
+    // the holder (and its sleep) go when the test ends, even when it fails
+    struct Holder(std::process::Child);
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            sh(&format!("pkill -KILL -P {}", self.0.id()));
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut holder = Holder(
+        Command::new("flock")
+            .args(["-o", ALLOC_LOCK, "sleep", "60"])
+            .spawn()
+            .unwrap(),
+    );
     assert!(
         eventually(5, || sh(&format!("test -f {ALLOC_LOCK}")).0
             && !sh(&format!("flock -n {ALLOC_LOCK} true")).0),
@@ -344,17 +355,23 @@ fn the_lock_serialises_and_a_dead_holder_does_not_block() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // berth holds the allocation lock until its container exists: while the holder
+    // lives, no container (judged by the engine, not by how long berth takes)
+    std::thread::sleep(Duration::from_millis(3000));
+    assert!(
+        !exists(&name),
+        "berth created its container while another process held the lock"
+    );
     assert!(
         run.try_wait().unwrap().is_none(),
         "berth did not wait for the lock"
     );
     // the holder dies without unlocking (SIGKILL; flock -o gave the lock to its child,
     // which goes with it): berth proceeds at once
-    let holder_pid = holder.id();
+    let holder_pid = holder.0.id();
     sh(&format!("pkill -KILL -P {holder_pid}"));
-    holder.kill().unwrap();
-    holder.wait().unwrap();
+    holder.0.kill().unwrap();
+    holder.0.wait().unwrap();
     let end = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = run.try_wait().unwrap() {
@@ -367,6 +384,8 @@ fn the_lock_serialises_and_a_dead_holder_does_not_block() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success());
+    // positive control: once the lock was free, the container came and serves
+    assert!(exists(&name));
     assert!(eventually(5, || curl("http://127.0.0.1:18096/").is_some()));
 }
 

@@ -160,3 +160,37 @@ setup_all() {
   import_test_image
   start_registry
 }
+
+# The pid of the berth watch running on this host, if any (its status file and a live
+# process holding it).
+watcher_pid() {
+  local pid
+  pid=$(sed -n 's/^{"pid":\([0-9]*\),.*/\1/p' /run/berth/watch.json 2>/dev/null || true)
+  if [ -n "$pid" ] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q 'berth.* watch'; then
+    echo "$pid"
+  fi
+}
+
+# Stop the berth watch that runs on this host (SIGTERM: it exits 0, rules left in place).
+stop_watcher() {
+  local pid i
+  pid=$(watcher_pid)
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 50); do
+    [ -d "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null || return 0
+    sleep 0.1
+  done
+}
+
+# The end-to-end tests start their own watchers and judge the rules berth leaves: a
+# watcher they did not start (a user's, or scripts/demo's) would repair what they check.
+no_foreign_watcher() {
+  local pid
+  pid=$(watcher_pid)
+  if [ -n "$pid" ]; then
+    say "a berth watch runs on this host (pid $pid): it would repair the rules the tests check."
+    say "stop it first (kill -TERM $pid, or systemctl stop berth-watch), then run the tests again"
+    exit 1
+  fi
+}

@@ -304,9 +304,21 @@ mod tests {
             }]
         );
         assert!(!d.base.is_empty());
+        assert!(!d.is_empty());
+        // nothing of it was there: nothing to withdraw first
+        assert_eq!(d.urgent, "");
         let after = apply(EMPTY, &d.text);
         let parsed = Actual::parse(&after, &l);
         assert!(parsed.of(&a).matches(&want), "{after}");
+        // the base rules (jumps from the built-in chains) landed with it
+        for x in &b {
+            if let Some(line) = x.save_line() {
+                assert!(
+                    parsed.has_line(x.table(), &line),
+                    "{line} missing:\n{after}"
+                );
+            }
+        }
         // the same again: nothing to do
         let again = diff(
             &l,
@@ -336,6 +348,8 @@ mod tests {
                 removed: 5
             }]
         );
+        // its published ports lead nowhere at once: the chain emptied before the rest
+        assert_eq!(gone.urgent, "*nat\n:BERTH-0123456789ab - [0:0]\nCOMMIT\n");
         let after2 = apply(&after, &gone.text);
         assert!(Actual::parse(&after2, &l).of(&a).is_empty(), "{after2}");
         assert!(after2.contains(":BERTH - [0:0]"));
@@ -380,6 +394,17 @@ mod tests {
             }],
         );
         assert!(!d2.text.contains("bbbbbbbbbbbb"), "{}", d2.text);
+        // DNAT, hairpin, FORWARD and raw rules move; the jump stays
+        assert_eq!(
+            d2.changes,
+            vec![Change {
+                id: a.clone(),
+                added: 4,
+                removed: 4
+            }],
+            "{}",
+            d2.text
+        );
         assert!(d2.base.is_empty());
         let t2 = apply(&t1, &d2.text);
         let p = Actual::parse(&t2, &l);
@@ -429,6 +454,84 @@ mod tests {
             Actual::parse(&apply(&dup, &d.text), &l)
                 .of(&a)
                 .matches(&want)
+        );
+    }
+
+    /// A want that keeps the jump but no DNAT rules (what a revert puts back when the
+    /// chain was there, empty): the chain is declared when missing or not empty, and
+    /// left alone when it already is as wanted.
+    #[test]
+    fn a_kept_jump_keeps_its_chain_empty() {
+        let l = Layout::default();
+        let a = id("0123456789ab");
+        let chain = l.container_chain(&a);
+        let jump = format!("-A BERTH -m comment --comment \"berth:0123456789ab\" -j {chain}");
+        let keep = ContainerRules {
+            chain: chain.clone(),
+            nat: vec![jump.clone()],
+            ..Default::default()
+        };
+        let want = |rules: &ContainerRules| {
+            vec![Want {
+                id: a.clone(),
+                rules: rules.clone(),
+            }]
+        };
+        let b = base(&l, Family::V4, "FORWARD", &["docker0".into()]);
+        let published = apply(
+            EMPTY,
+            &diff(
+                &l,
+                &Actual::parse(EMPTY, &l),
+                &b,
+                &want(&rules(&a, "172.17.0.2", 8080)),
+            )
+            .text,
+        );
+        // from a published container: its chain emptied, the other rules deleted
+        let d = diff(&l, &Actual::parse(&published, &l), &[], &want(&keep));
+        assert!(
+            d.text.contains(&format!(":{chain} - [0:0]\n")),
+            "{}",
+            d.text
+        );
+        assert_eq!(
+            d.changes,
+            vec![Change {
+                id: a.clone(),
+                added: 0,
+                removed: 4
+            }],
+            "{}",
+            d.text
+        );
+        let kept = apply(&published, &d.text);
+        assert!(kept.contains(&jump), "{kept}");
+        assert!(!kept.contains("-j DNAT"), "{kept}");
+        // from nothing: the chain is declared with its jump
+        let d = diff(&l, &Actual::parse(EMPTY, &l), &[], &want(&keep));
+        assert!(
+            d.text.contains(&format!(":{chain} - [0:0]\n")),
+            "{}",
+            d.text
+        );
+        assert!(d.text.contains(&jump), "{}", d.text);
+        assert_eq!(d.changes[0].added, 1);
+        // already so: nothing to do
+        let d = diff(&l, &Actual::parse(&kept, &l), &[], &want(&keep));
+        assert!(d.is_empty(), "{}", d.text);
+        // and losing everything from there withdraws nothing first (no DNAT to stop)
+        let gone = diff(
+            &l,
+            &Actual::parse(&kept, &l),
+            &[],
+            &want(&ContainerRules::default()),
+        );
+        assert_eq!(gone.urgent, "");
+        assert!(
+            gone.text.contains(&format!("-X {chain}\n")),
+            "{}",
+            gone.text
         );
     }
 }

@@ -330,7 +330,7 @@ impl Drop for Peer {
 static TIDY: Once = Once::new();
 
 /// Remove what an earlier, killed run left: its containers (by name prefix and a dead
-/// pid), its namespaces and veths, then let `berth nat sync` drop orphaned rules.
+/// pid), its networks, namespaces and veths, then let `berth nat sync` drop orphaned rules.
 pub fn tidy_once() {
     TIDY.call_once(|| {
         let alive = |pid: &str| std::path::Path::new(&format!("/proc/{pid}")).exists();
@@ -342,6 +342,17 @@ pub fn tidy_once() {
             let pid = rest.split('-').next().unwrap_or("");
             if !alive(pid) {
                 sh(&format!("docker rm -f {name}"));
+            }
+        }
+        // then the networks they were on (a test that failed before its guard ran)
+        let nets = sh("docker network ls --format '{{.Name}}'").1;
+        for net in nets.lines() {
+            let Some(rest) = net.strip_prefix(&format!("{PREFIX}-")) else {
+                continue;
+            };
+            let pid = rest.split('-').next().unwrap_or("");
+            if !alive(pid) {
+                sh(&format!("docker network rm {net}"));
             }
         }
         let nss = sh("ip netns list").1;
