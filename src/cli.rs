@@ -69,7 +69,11 @@ pub use crate::config::DEFAULT_HOST;
     disable_version_flag = true,
     propagate_version = true,
     max_term_width = 100,
-    after_help = "Run 'berth COMMAND --help' for more information on a command."
+    after_help = "Docker CLI commands (berth hands these, and any other, to the docker CLI unchanged):\n  \
+        attach, build, builder, buildx, commit, compose, context, cp, diff, events, exec, export,\n  \
+        history, image, images, import, info, load, login, logout, logs, manifest, network,\n  \
+        plugin, pull, push, save, search, stats, system, tag, top, update, version, volume\n\n\
+        Run 'berth COMMAND --help' for more information on a command."
 )]
 pub struct Cli {
     /// Name of the context to use to connect to the daemon (overrides DOCKER_HOST env var

@@ -361,3 +361,31 @@ fn color_colours_berths_errors_and_no_color_wins() {
     assert!(!env_never.contains(&0x1b));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `berth --help` lists the commands it hands to the docker CLI beside its own, and none
+/// of the handed-over ones is one berth implements.
+#[test]
+fn help_lists_the_docker_cli_commands_too() {
+    let out = berth().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (_, rest) = text
+        .split_once("Docker CLI commands")
+        .expect("no list of the docker CLI's commands");
+    let list: Vec<&str> = rest
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .flat_map(|l| l.split(','))
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
+    for w in [
+        "logs", "exec", "images", "network", "volume", "compose", "version",
+    ] {
+        assert!(list.contains(&w), "{w} missing from {list:?}");
+    }
+    for w in &list {
+        assert!(!berth::passthrough::NATIVE.contains(w), "{w} is native");
+    }
+}
