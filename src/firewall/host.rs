@@ -327,29 +327,61 @@ pub fn socket_on<'a>(sockets: &'a [Socket], p: &Published, host_ip: IpAddr) -> O
     })
 }
 
-/// Stale UDP conntrack entries keep sending a flow to the container's old address after
-/// its rules change: drop them for these host ports (best effort; the first 64 ports
-/// of a long range, the rest time out on their own).
+/// Stale UDP conntrack entries keep sending a flow to the container's old address (or
+/// to nowhere, for a flow that came before the port was published) after its rules
+/// change: drop them for these host ports (best effort). One listing per family, then a
+/// deletion only for the ports that have entries, so a range costs what its entries
+/// cost, whatever its length.
 pub fn flush_udp_conntrack(published: &[Published]) {
-    for p in published.iter().filter(|p| p.proto == "udp") {
-        for port in p.host_port..=p.host_end().min(p.host_port.saturating_add(63)) {
-            for family in ["ipv4", "ipv6"] {
-                let _ = Command::new("conntrack")
-                    .args([
-                        "-f",
-                        family,
-                        "-D",
-                        "-p",
-                        "udp",
-                        "--orig-port-dst",
-                        &port.to_string(),
-                    ])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-            }
+    let udp: Vec<&Published> = published.iter().filter(|p| p.proto == "udp").collect();
+    if udp.is_empty() {
+        return;
+    }
+    for family in ["ipv4", "ipv6"] {
+        let Ok(out) = Command::new("conntrack")
+            .args(["-f", family, "-L", "-p", "udp"])
+            .stderr(Stdio::null())
+            .output()
+        else {
+            return;
+        };
+        let listed = String::from_utf8_lossy(&out.stdout);
+        for port in stale_udp_ports(&listed, &udp) {
+            let _ = Command::new("conntrack")
+                .args([
+                    "-f",
+                    family,
+                    "-D",
+                    "-p",
+                    "udp",
+                    "--orig-port-dst",
+                    &port.to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
         }
     }
+}
+
+/// The original destination ports of `conntrack -L` lines that fall in these bindings'
+/// host ports, each once, in order.
+fn stale_udp_ports(listed: &str, udp: &[&Published]) -> Vec<u16> {
+    let mut ports: Vec<u16> = listed
+        .lines()
+        .filter_map(|line| {
+            // the first dport= is the original direction's
+            let word = line.split_whitespace().find(|w| w.starts_with("dport="))?;
+            word["dport=".len()..].parse::<u16>().ok()
+        })
+        .filter(|port| {
+            udp.iter()
+                .any(|p| (p.host_port..=p.host_end()).contains(port))
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }
 
 /// Changing the firewall needs root or CAP_NET_ADMIN.
@@ -409,6 +441,34 @@ pub fn check_other_firewall(engine_backend: Option<&str>) -> Result<(), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_udp_ports_are_the_original_destinations_in_the_published_ranges() {
+        let listed = "\
+udp      17 29 src=127.0.0.1 dst=127.0.0.1 sport=45629 dport=18121 [UNREPLIED] src=127.0.0.1 dst=127.0.0.1 sport=18121 dport=45629 mark=0 use=1
+udp      17 20 src=10.0.0.5 dst=10.0.0.1 sport=5000 dport=40000 src=172.17.0.2 dst=10.0.0.5 sport=53 dport=5000 mark=0 use=1
+udp      17 20 src=10.0.0.6 dst=10.0.0.1 sport=5001 dport=40000 src=172.17.0.2 dst=10.0.0.6 sport=53 dport=5001 mark=0 use=1
+udp      17 20 src=10.0.0.6 dst=10.0.0.1 sport=18121 dport=9999 src=10.0.0.1 dst=10.0.0.6 sport=9999 dport=18121 mark=0 use=1
+";
+        let one = Published {
+            proto: "udp".into(),
+            container_port: 80,
+            host_ip: "0.0.0.0".parse().unwrap(),
+            host_port: 18121,
+            count: 1,
+            dual: false,
+        };
+        let range = Published {
+            host_port: 30000,
+            count: 20000,
+            ..one.clone()
+        };
+        // a reply port of 18121 does not count, only the original destination
+        assert_eq!(stale_udp_ports(listed, &[&one]), vec![18121]);
+        assert_eq!(stale_udp_ports(listed, &[&range]), vec![40000]);
+        assert_eq!(stale_udp_ports(listed, &[&one, &range]), vec![18121, 40000]);
+        assert!(stale_udp_ports("", &[&range]).is_empty());
+    }
 
     #[test]
     fn proc_net_sockets() {
