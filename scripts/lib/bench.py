@@ -1408,6 +1408,17 @@ def docker_cli_for(v):
 # berth watch: rule events and engine events, /proc
 
 
+def end_child(p):
+    """Stop a long-running child of the bench's own (SIGTERM, then SIGKILL after 5 s)."""
+    p.terminate()
+    try:
+        p.wait(5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    KEEP.discard(p.pid)
+
+
 class Monitor:
     """`nft monitor` in the background: when each line arrived. Chains and rules of
     iptables-nft show up as nft objects (`add chain ip nat BERTH-<id>`, `delete rule
@@ -1445,13 +1456,7 @@ class Monitor:
         return None
 
     def close(self):
-        self.p.terminate()
-        try:
-            self.p.wait(5)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-        KEEP.discard(self.p.pid)
+        end_child(self.p)
 
 
 class Events:
@@ -1484,13 +1489,7 @@ class Events:
         return None
 
     def close(self):
-        self.p.terminate()
-        try:
-            self.p.wait(5)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-        KEEP.discard(self.p.pid)
+        end_child(self.p)
 
 
 def watcher_runs(berth):

@@ -334,37 +334,27 @@ static TIDY: Once = Once::new();
 pub fn tidy_once() {
     TIDY.call_once(|| {
         let alive = |pid: &str| std::path::Path::new(&format!("/proc/{pid}")).exists();
+        // a name of a test run (`PREFIX-<pid>-...`) whose process is gone
+        let abandoned = |name: &str| {
+            name.strip_prefix(&format!("{PREFIX}-"))
+                .is_some_and(|rest| !alive(rest.split('-').next().unwrap_or("")))
+        };
         let names = sh("docker ps -a --format '{{.Names}}'").1;
-        for name in names.lines() {
-            let Some(rest) = name.strip_prefix(&format!("{PREFIX}-")) else {
-                continue;
-            };
-            let pid = rest.split('-').next().unwrap_or("");
-            if !alive(pid) {
-                sh(&format!("docker rm -f {name}"));
-            }
+        for name in names.lines().filter(|n| abandoned(n)) {
+            sh(&format!("docker rm -f {name}"));
         }
         // then the networks they were on (a test that failed before its guard ran)
         let nets = sh("docker network ls --format '{{.Name}}'").1;
-        for net in nets.lines() {
-            let Some(rest) = net.strip_prefix(&format!("{PREFIX}-")) else {
-                continue;
-            };
-            let pid = rest.split('-').next().unwrap_or("");
-            if !alive(pid) {
-                sh(&format!("docker network rm {net}"));
-            }
+        for net in nets.lines().filter(|n| abandoned(n)) {
+            sh(&format!("docker network rm {net}"));
         }
         let nss = sh("ip netns list").1;
-        for line in nss.lines() {
-            let ns = line.split_whitespace().next().unwrap_or("");
-            let Some(rest) = ns.strip_prefix(&format!("{PREFIX}-")) else {
-                continue;
-            };
-            let pid = rest.split('-').next().unwrap_or("");
-            if !alive(pid) {
-                sh(&format!("ip netns del {ns}"));
-            }
+        for ns in nss
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|n| abandoned(n))
+        {
+            sh(&format!("ip netns del {ns}"));
         }
         let links = sh("ip -o link show").1;
         for line in links.lines() {
