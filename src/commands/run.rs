@@ -268,7 +268,7 @@ async fn setup(
     if let Err(e) = engine.start(&id).await {
         let message = engine.message(&e);
         return Err(Error::Failed {
-            code: start_exit_code(&message),
+            code: crate::runspec::run_status(&message),
             message,
         });
     }
@@ -731,25 +731,6 @@ impl Interrupts {
             }
             (None, None) => std::future::pending().await,
         }
-    }
-}
-
-/// docker run's statuses for a container that cannot start: 127 when the command is
-/// not found, 126 when it cannot be invoked, 125 otherwise.
-fn start_exit_code(message: &str) -> u8 {
-    if [
-        "executable file not found",
-        "no such file or directory",
-        "system cannot find the file specified",
-    ]
-    .iter()
-    .any(|s| message.contains(s))
-    {
-        127
-    } else if message.contains("permission denied") || message.contains("is a directory") {
-        126
-    } else {
-        125
     }
 }
 

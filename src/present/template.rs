@@ -1434,6 +1434,12 @@ impl<'s> Lexer<'s> {
     }
 
     fn lex_char(&mut self) -> Option<Lx> {
+        self.lex_escaped('\'', "unterminated character constant", It::CharConstant)
+    }
+
+    /// A character constant or a quoted string: backslash escapes, ended by `close`,
+    /// never by a newline.
+    fn lex_escaped(&mut self, close: char, unterminated: &str, item: It) -> Option<Lx> {
         loop {
             match self.next() {
                 Some('\\') => {
@@ -1441,14 +1447,14 @@ impl<'s> Lexer<'s> {
                     if r.is_some() && r != Some('\n') {
                         continue;
                     }
-                    return self.errorf("unterminated character constant".into());
+                    return self.errorf(unterminated.into());
                 }
-                None | Some('\n') => return self.errorf("unterminated character constant".into()),
-                Some('\'') => break,
+                None | Some('\n') => return self.errorf(unterminated.into()),
+                Some(c) if c == close => break,
                 _ => {}
             }
         }
-        self.emit(It::CharConstant)
+        self.emit(item)
     }
 
     fn lex_number(&mut self) -> Option<Lx> {
@@ -1499,21 +1505,7 @@ impl<'s> Lexer<'s> {
     }
 
     fn lex_quote(&mut self) -> Option<Lx> {
-        loop {
-            match self.next() {
-                Some('\\') => {
-                    let r = self.next();
-                    if r.is_some() && r != Some('\n') {
-                        continue;
-                    }
-                    return self.errorf("unterminated quoted string".into());
-                }
-                None | Some('\n') => return self.errorf("unterminated quoted string".into()),
-                Some('"') => break,
-                _ => {}
-            }
-        }
-        self.emit(It::String)
+        self.lex_escaped('"', "unterminated quoted string", It::String)
     }
 
     fn lex_raw_quote(&mut self) -> Option<Lx> {
@@ -5677,19 +5669,6 @@ fn json_encode(out: &mut String, v: &Value, t: Ty, html: bool) {
 // time.Time and time.Duration
 // ---------------------------------------------------------------------------------------
 
-fn days_to_civil(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 fn civil_to_days(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -5741,7 +5720,7 @@ fn time_string(text: &str) -> String {
     };
     // the wall clock stays as written; only a zero offset is named UTC
     let days = civil_to_days(y, mo, d);
-    let (y, mo, d) = days_to_civil(days);
+    let (y, mo, d) = crate::display::civil_from_days(days);
     let frac = if frac.is_empty() {
         String::new()
     } else {
