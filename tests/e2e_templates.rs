@@ -687,7 +687,16 @@ fn both(args: &[&str]) -> ((String, String, i32), (String, String, i32)) {
             o.status.code().unwrap_or(-1),
         )
     };
-    (run(docker_cli()), run(berth_cmd()))
+    // relative times ("2 seconds ago") may cross a second between the two commands:
+    // compared again (up to three times) before a difference counts
+    let mut pair = (run(docker_cli()), run(berth_cmd()));
+    for _ in 0..2 {
+        if pair.0 == pair.1 {
+            break;
+        }
+        pair = (run(docker_cli()), run(berth_cmd()));
+    }
+    pair
 }
 
 /// `berth ps --format` and `berth inspect -f` as commands, against the docker CLI on the
