@@ -39,6 +39,8 @@ pub struct Settings {
     pub watch_interval: Duration,
     /// `BERTH_TEST_PAUSE`: the step at which berth stops for a test to kill it.
     pub test_pause: Option<String>,
+    /// `BERTH_TEST_RESUME`: a file whose appearance ends that pause (else 120 s).
+    pub test_resume: Option<PathBuf>,
     /// `--config DIR`, passed on to a watcher berth starts.
     pub config_dir: Option<PathBuf>,
     /// Whether the engine runs here (`None`: find out).
@@ -74,6 +76,9 @@ impl Settings {
             watch: config.watch.value,
             watch_interval: config.watch_interval.value,
             test_pause: env("BERTH_TEST_PAUSE").filter(|s| !s.is_empty()),
+            test_resume: env("BERTH_TEST_RESUME")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
             config_dir,
             engine_local: config.engine_local.value,
             engine_notice: config.engine_notice.value,
@@ -101,11 +106,18 @@ impl Settings {
     }
 
     /// A test seam: with `BERTH_TEST_PAUSE=<step>`, berth stops at that step so a test
-    /// can kill it there. Unset, it costs nothing.
+    /// can kill it there, or act and then let it go on by creating the file
+    /// `BERTH_TEST_RESUME` names. Unset, it costs nothing.
     pub fn pause(&self, step: &str) {
         if self.test_pause.as_deref() == Some(step) {
             eprintln!("berth: paused at {step} (BERTH_TEST_PAUSE)");
-            std::thread::sleep(Duration::from_secs(120));
+            let until = std::time::Instant::now() + Duration::from_secs(120);
+            while std::time::Instant::now() < until {
+                if self.test_resume.as_ref().is_some_and(|f| f.exists()) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
 }

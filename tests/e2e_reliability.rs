@@ -785,3 +785,136 @@ fn a_udp_flow_that_came_before_its_port_reaches_the_container() {
         "the container did not get it: {logs}"
     );
 }
+
+/// A directory of wrappers for the iptables-save commands that log each call to
+/// `<dir>/calls`, then run the real one; removed when dropped.
+struct SaveLog(std::path::PathBuf);
+
+impl SaveLog {
+    fn new() -> SaveLog {
+        let dir = std::env::temp_dir().join(unique("savelog"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for tool in [
+            "iptables-nft-save",
+            "ip6tables-nft-save",
+            "iptables-save",
+            "ip6tables-save",
+            "iptables-legacy-save",
+            "ip6tables-legacy-save",
+        ] {
+            let (found, real) = sh(&format!("command -v {tool}"));
+            if !found {
+                continue;
+            }
+            std::fs::write(
+                dir.join(tool),
+                format!(
+                    "#!/bin/sh\necho {tool} >> {}\nexec {} \"$@\"\n",
+                    dir.join("calls").display(),
+                    real.trim()
+                ),
+            )
+            .unwrap();
+        }
+        sh_ok(&format!("chmod +x {}/*", dir.display()));
+        SaveLog(dir)
+    }
+
+    fn path(&self) -> String {
+        format!("{}:{}", self.0.display(), std::env::var("PATH").unwrap())
+    }
+
+    /// How many saves ran since the last call.
+    fn take(&self) -> usize {
+        let calls = self.0.join("calls");
+        let n = std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        let _ = std::fs::remove_file(&calls);
+        n
+    }
+}
+
+impl Drop for SaveLog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `rm -f` takes a container's rules away before the engine removes it, and checks
+/// again after. When no berth wrote in between, that check reads nothing; when one
+/// did (here: `nat sync` while rm is paused between the withdrawal and the removal,
+/// as a watcher would, seeing the container still running), it reads the tables and
+/// takes the rules away again.
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn rm_checks_again_after_removal_only_when_the_tables_changed() {
+    let saves = SaveLog::new();
+    // nothing in between: one read of each family for the withdrawal, none after
+    let quiet = run_detached(
+        "rmquiet",
+        &["-p", "18096:80", "busybox", "httpd", "-f", "-h", "/www"],
+    );
+    let id12 = quiet.id12();
+    assert!(!rules_of(&id12).is_empty(), "no rules to begin with");
+    saves.take();
+    let o = berth_cmd()
+        .args(["rm", "-f", &quiet.name])
+        .env("PATH", saves.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let quiet_reads = saves.take();
+    assert!(rules_of(&id12).is_empty(), "{:?}", rules_of(&id12));
+    assert!(!exists(&quiet.name));
+    assert_eq!(quiet_reads, 2, "iptables-save runs");
+
+    // another berth publishes again while rm is paused before the removal
+    let busy = run_detached(
+        "rmbusy",
+        &["-p", "18097:80", "busybox", "httpd", "-f", "-h", "/www"],
+    );
+    let id12 = busy.id12();
+    let resume = std::env::temp_dir().join(unique("resume"));
+    let mut child = berth_cmd()
+        .args(["rm", "-f", &busy.name])
+        .env("PATH", saves.path())
+        .env("BERTH_TEST_PAUSE", "withdrawn")
+        .env("BERTH_TEST_RESUME", &resume)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.contains("paused at") {
+            break;
+        }
+    }
+    assert!(line.contains("paused at withdrawn"), "{line}");
+    assert!(
+        rules_of(&id12).is_empty(),
+        "not withdrawn before the removal"
+    );
+    assert!(exists(&busy.name), "removed before the pause");
+    berth_ok(&["nat", "sync"]);
+    assert!(
+        !rules_of(&id12).is_empty(),
+        "nat sync did not publish again"
+    );
+    std::fs::write(&resume, "").unwrap();
+    let status = child.wait().unwrap();
+    let _ = std::fs::remove_file(&resume);
+    assert!(status.success());
+    assert!(!exists(&busy.name), "not removed");
+    assert!(
+        rules_of(&id12).is_empty(),
+        "rules of a removed container stayed: {:?}",
+        rules_of(&id12)
+    );
+    assert_eq!(saves.take(), 4, "iptables-save runs");
+}

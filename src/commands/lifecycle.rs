@@ -7,7 +7,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::firewall::backend::Iptables;
 use crate::firewall::host;
-use crate::reconcile::{Options, Reconciler, Scope};
+use crate::reconcile::{Clean, Options, Reconciler, Scope};
 
 /// The engine, and the firewall when berth may change it (without root the rules are
 /// left to a watcher that has it).
@@ -39,29 +39,38 @@ impl Lifecycle {
     }
 
     /// Take the rules of these containers (full IDs) away, whatever the engine says.
-    pub async fn withdraw(&self, ctx: &Context, ids: &[String]) {
+    /// Returns what [`Lifecycle::settle`] may start from.
+    pub async fn withdraw(&self, ctx: &Context, ids: &[String]) -> Option<Clean> {
         if ids.is_empty() {
-            return;
+            return None;
         }
-        if let Some(rec) = self.reconciler(ctx) {
-            let opts = Options {
-                withdraw: ids.to_vec(),
-                ..Options::default()
-            };
-            if let Err(e) = rec.reconcile(&Scope::Containers(ids.to_vec()), &opts).await {
+        let rec = self.reconciler(ctx)?;
+        let opts = Options {
+            withdraw: ids.to_vec(),
+            ..Options::default()
+        };
+        match rec.reconcile(&Scope::Containers(ids.to_vec()), &opts).await {
+            Ok(report) => report.clean,
+            Err(e) => {
                 eprintln!("{e}");
+                None
             }
         }
     }
 
-    /// Make the rules of these containers right again.
-    pub async fn settle(&self, ctx: &Context, ids: &[String]) -> Result<()> {
+    /// Make the rules of these containers right again (`clean`: what the withdrawal
+    /// before left, if there was one).
+    pub async fn settle(&self, ctx: &Context, ids: &[String], clean: Option<Clean>) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
         if let Some(rec) = self.reconciler(ctx) {
+            let opts = Options {
+                clean,
+                ..Options::default()
+            };
             let report = rec
-                .reconcile(&Scope::Containers(ids.to_vec()), &Options::default())
+                .reconcile(&Scope::Containers(ids.to_vec()), &opts)
                 .await?;
             for n in &report.notes {
                 eprintln!(

@@ -30,7 +30,7 @@ pub fn restart(ctx: &Context, args: &RestartArgs) -> Result<()> {
                 Err(e) => errors.push(lc.engine.message(&e)),
             }
         }
-        lc.settle(ctx, &all).await?;
+        lc.settle(ctx, &all, None).await?;
         if !all.is_empty() {
             crate::watch::ensure_running(&ctx.settings);
         }
@@ -58,9 +58,11 @@ pub fn kill(ctx: &Context, args: &KillArgs) -> Result<()> {
                 "KILL" | "9" | "TERM" | "15" | "INT" | "2" | "QUIT" | "3"
             )
         });
-        if deadly {
-            lc.withdraw(ctx, &all).await;
-        }
+        let clean = if deadly {
+            lc.withdraw(ctx, &all).await
+        } else {
+            None
+        };
         for (name, id) in &ids {
             match lc.engine.kill(id, args.signal.as_deref()).await {
                 Ok(()) => println!("{name}"),
@@ -69,7 +71,7 @@ pub fn kill(ctx: &Context, args: &KillArgs) -> Result<()> {
         }
         // a signal the container survives (HUP, USR1, ...) leaves it running: its
         // rules come back here
-        lc.settle(ctx, &all).await?;
+        lc.settle(ctx, &all, clean).await?;
         report_each(errors)
     })
 }

@@ -20,9 +20,12 @@ pub fn run(ctx: &Context, args: &RmArgs) -> Result<()> {
             }
         }
         let all: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
-        if args.force {
-            lc.withdraw(ctx, &all).await;
-        }
+        let clean = if args.force {
+            lc.withdraw(ctx, &all).await
+        } else {
+            None
+        };
+        ctx.settings.pause("withdrawn");
         for (name, id) in &ids {
             match lc.engine.remove(id, args.force, args.volumes).await {
                 Ok(()) => println!("{name}"),
@@ -30,7 +33,7 @@ pub fn run(ctx: &Context, args: &RmArgs) -> Result<()> {
                 Err(e) => errors.push(lc.engine.message(&e)),
             }
         }
-        lc.settle(ctx, &all).await?;
+        lc.settle(ctx, &all, clean).await?;
         report_each(errors)
     })
 }

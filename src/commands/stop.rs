@@ -18,7 +18,7 @@ pub fn run(ctx: &Context, args: &StopArgs) -> Result<()> {
             }
         }
         let all: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
-        lc.withdraw(ctx, &all).await;
+        let clean = lc.withdraw(ctx, &all).await;
         for (name, id) in &ids {
             match lc
                 .engine
@@ -30,7 +30,7 @@ pub fn run(ctx: &Context, args: &StopArgs) -> Result<()> {
             }
         }
         // whatever still runs (a stop that failed) gets its rules back
-        lc.settle(ctx, &all).await?;
+        lc.settle(ctx, &all, clean).await?;
         report_each(errors)
     })
 }

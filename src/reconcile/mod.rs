@@ -53,6 +53,19 @@ pub struct Options {
     /// `kill` and `rm` take a container's rules away before the engine lets its
     /// address go.
     pub withdraw: Vec<String>,
+    /// What an earlier pass of this command left: these containers had no rules after
+    /// berth's write number `seq`. While no berth has written since, a pass that wants
+    /// no rules for them has nothing to read or write.
+    pub clean: Option<Clean>,
+}
+
+/// Containers known to have no rules after one of berth's writes (see
+/// [`Options::clean`]). Writes are numbered in the firewall lock's note; only berth
+/// writes berth's chains, and every berth write takes that lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clean {
+    pub seq: u64,
+    pub ids: BTreeSet<Id12>,
 }
 
 /// Something about a container that kept (some of) its bindings unpublished.
@@ -134,6 +147,9 @@ pub struct Report {
     /// When the change took effect (ns since the epoch): the ports that went dark went
     /// dark then, the rest was in place.
     pub effective_at: Option<i128>,
+    /// After a write: the containers of this pass that have no rules now, and the
+    /// write's number.
+    pub clean: Option<Clean>,
 }
 
 impl Report {
@@ -614,9 +630,35 @@ impl<'a> Reconciler<'a> {
             .map(|j| (j.id12.clone(), j.name.clone()))
             .collect();
 
+        // Nothing to want and nothing there: an earlier pass of this command took
+        // these containers' rules away and no berth has written since. That saves
+        // reading the whole ruleset again, which is what costs on a host with many
+        // rules. The epochs below are still written, so that an older look (a
+        // watcher's) cannot publish them afterwards.
+        let unchanged = lock.is_some()
+            && !looked.all
+            && opts.clean.as_ref().is_some_and(|c| {
+                epochs.seq == Some(c.seq)
+                    && wanted
+                        .iter()
+                        .all(|(id, r)| c.ids.contains(id) && r.iter().all(|x| x.is_empty()))
+            });
+        let mut seq = epochs.seq;
+        if let Some(lock) = &lock
+            && !unchanged
+        {
+            // numbered before the tables are touched: a write that fails or is killed
+            // halfway still counts as one
+            seq = Some(epochs.seq.unwrap_or(0).wrapping_add(1));
+            epochs.seq = seq;
+            let _ = lock.write_note(&epochs.text());
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
+            if unchanged {
+                break;
+            }
             match self.write_once(looked, &wanted, opts, &names) {
                 Ok((changes, base, at)) => {
                     report.changes = changes;
@@ -632,6 +674,18 @@ impl<'a> Reconciler<'a> {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if lock.is_some()
+            && let Some(seq) = seq
+        {
+            report.clean = Some(Clean {
+                seq,
+                ids: wanted
+                    .iter()
+                    .filter(|(_, r)| r.iter().all(|x| x.is_empty()))
+                    .map(|(id, _)| id.clone())
+                    .collect(),
+            });
         }
         if let Some(lock) = &lock {
             for (id, _) in &wanted {
@@ -866,7 +920,11 @@ fn epoch_nanos() -> i128 {
 /// When each container's rules were last written, by the time of the look they were
 /// written from: `<id12> <nanos>` lines, kept in the firewall lock file.
 #[derive(Debug, Default)]
-struct Epochs(HashMap<Id12, u128>);
+struct Epochs {
+    at: HashMap<Id12, u128>,
+    /// The number of berth's latest write (a `seq <n>` line).
+    seq: Option<u64>,
+}
 
 /// How long an epoch is kept: no look takes longer than this to be written.
 const EPOCH_KEEP_NS: u128 = 600 * 1_000_000_000;
@@ -874,19 +932,24 @@ const EPOCH_KEEP_NS: u128 = 600 * 1_000_000_000;
 impl Epochs {
     fn parse(text: &str) -> Epochs {
         let mut m = HashMap::new();
+        let mut seq = None;
         for line in text.lines() {
             let mut w = line.split_whitespace();
-            if let (Some(id), Some(at)) = (w.next(), w.next())
-                && let (Some(id), Ok(at)) = (Id12::new(id), at.parse::<u128>())
-            {
-                m.insert(id, at);
+            match (w.next(), w.next()) {
+                (Some("seq"), Some(n)) => seq = n.parse().ok(),
+                (Some(id), Some(at)) => {
+                    if let (Some(id), Ok(at)) = (Id12::new(id), at.parse::<u128>()) {
+                        m.insert(id, at);
+                    }
+                }
+                _ => {}
             }
         }
-        Epochs(m)
+        Epochs { at: m, seq }
     }
 
     fn newer_than(&self, at: u128) -> BTreeSet<Id12> {
-        self.0
+        self.at
             .iter()
             .filter(|(_, t)| **t > at)
             .map(|(id, _)| id.clone())
@@ -894,17 +957,25 @@ impl Epochs {
     }
 
     fn set(&mut self, id: &Id12, at: u128) {
-        let e = self.0.entry(id.clone()).or_insert(at);
+        let e = self.at.entry(id.clone()).or_insert(at);
         *e = (*e).max(at);
     }
 
     fn prune(&mut self, now: u128) {
-        self.0.retain(|_, t| now.saturating_sub(*t) < EPOCH_KEEP_NS);
+        self.at
+            .retain(|_, t| now.saturating_sub(*t) < EPOCH_KEEP_NS);
     }
 
     fn text(&self) -> String {
-        let mut lines: Vec<String> = self.0.iter().map(|(id, t)| format!("{id} {t}\n")).collect();
+        let mut lines: Vec<String> = self
+            .at
+            .iter()
+            .map(|(id, t)| format!("{id} {t}\n"))
+            .collect();
         lines.sort();
+        if let Some(n) = self.seq {
+            lines.push(format!("seq {n}\n"));
+        }
         lines.concat()
     }
 }
@@ -1012,4 +1083,28 @@ fn plan(
         out.push((j.id12.clone(), rules));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_note_keeps_epochs_and_the_write_number() {
+        let id = Id12::new("0123456789ab").unwrap();
+        let mut e = Epochs::parse("");
+        assert_eq!(e.seq, None);
+        e.set(&id, 7);
+        e.seq = Some(41);
+        let text = e.text();
+        assert_eq!(text, "0123456789ab 7\nseq 41\n");
+        let back = Epochs::parse(&text);
+        assert_eq!(back.seq, Some(41));
+        assert_eq!(back.at.get(&id), Some(&7));
+        // a note an earlier berth wrote has no number: no write is taken as known
+        let old = Epochs::parse("0123456789ab 7\n");
+        assert_eq!(old.seq, None);
+        assert_eq!(old.newer_than(6).len(), 1);
+        assert!(Epochs::parse("seq x\n").seq.is_none());
+    }
 }
