@@ -454,7 +454,7 @@ pub async fn prepare(
         })?;
         let _alloc =
             Lock::acquire(&ctx.settings.alloc_lock()).map_err(|e| Error::failed(e.to_string()))?;
-        let taken = reconcile::ports::taken(engine, rec.fw).await?;
+        let taken = reconcile::ports::taken(engine, rec).await?;
         published = alloc::allocate(&specs, &taken, &reconcile::ports::pool(&ctx.settings))
             .map_err(|e| Error::usage(verb.name(), e.0))?;
         let label = alloc::to_label(&published);

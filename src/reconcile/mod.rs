@@ -348,7 +348,7 @@ impl<'a> Reconciler<'a> {
 
     /// Both families' tables: read again only when their generation moved since the
     /// last read (a long-running reconciler runs no process while nothing changes).
-    fn save_both(&self) -> [crate::firewall::backend::FwResult<String>; 2] {
+    pub fn save_both(&self) -> [crate::firewall::backend::FwResult<String>; 2] {
         let before = self.fw.generation();
         if let (Some(g), Some((cached, texts))) = (before, &self.cache.borrow().saves)
             && g == *cached

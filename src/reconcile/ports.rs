@@ -5,16 +5,17 @@
 use crate::alloc::{self, Pool, Taken};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::firewall::backend::Backend;
 use crate::firewall::host;
 use crate::model::{PORTS_LABEL, from_label};
+use crate::reconcile::Reconciler;
 use crate::settings::Settings;
 
 /// Every port held on this host: DNAT rules of both families, labels of all
-/// containers, bound sockets.
-pub async fn taken(engine: &Engine, fw: &dyn Backend) -> Result<Taken> {
+/// containers, bound sockets. The tables are read through the reconciler, which keeps
+/// them for its write while their nf_tables generation does not move.
+pub async fn taken(engine: &Engine, rec: &Reconciler<'_>) -> Result<Taken> {
     let mut taken = Taken::default();
-    for save in fw.save_both().into_iter().flatten() {
+    for save in rec.save_both().into_iter().flatten() {
         taken.add_dnat_rules(&save);
     }
     for c in engine
