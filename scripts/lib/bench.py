@@ -1376,10 +1376,15 @@ def switch_engine(v):
     if v != "20.10":
         # the marker tells scripts/bench to switch back even if this process dies
         open(SWITCH_MARKER, "w").write(v + "\n")
+    # not as a subreaper: the dockerd it leaves running must not become a leftover
+    # child of ours (leftover_children would kill it after the next command)
+    subreaper(False)
     try:
         r = versions_sh("start_dockerd_version", v)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"start_dockerd_version {v}: timed out")
+    finally:
+        subreaper(True)
     if r.returncode != 0:
         raise RuntimeError(f"start_dockerd_version {v}: {r.stderr.decode(errors='replace').strip()[-400:]}")
     if v == "20.10":
