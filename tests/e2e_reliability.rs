@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -208,19 +207,7 @@ fn kill_run_at(step: &str, name: &str, port: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut reader = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.contains("paused at") {
-            break;
-        }
-    }
-    assert!(
-        line.contains(&format!("paused at {step}")),
-        "berth did not reach {step}: {line}"
-    );
+    let _stderr = wait_for_pause(&mut child, step, 30);
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -886,16 +873,7 @@ fn rm_checks_again_after_removal_only_when_the_tables_changed() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut reader = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.contains("paused at") {
-            break;
-        }
-    }
-    assert!(line.contains("paused at withdrawn"), "{line}");
+    let _stderr = wait_for_pause(&mut child, "withdrawn", 30);
     assert!(
         rules_of(&id12).is_empty(),
         "not withdrawn before the removal"

@@ -418,16 +418,7 @@ fn a_watcher_killed_mid_reconcile_leaves_no_drift_and_only_one_watcher_runs() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut reader = BufReader::new(paused.stderr.take().unwrap());
-    let mut line = String::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.contains("paused at") {
-            break;
-        }
-    }
-    assert!(line.contains("paused at apply"), "{line}");
+    let _stderr = wait_for_pause(&mut paused, "apply", 20);
     // while it holds the watch lock, a second watcher refuses, naming it
     let second = berth(&["watch"]);
     assert_eq!(second.status.code(), Some(1));

@@ -186,6 +186,31 @@ impl Drop for Background {
     }
 }
 
+/// Read a berth's stderr until it says it paused at `step` (`BERTH_TEST_PAUSE`), for up
+/// to `secs`; fails the test if it does not. Returns the rest of its stderr: keep it
+/// while the process runs (it writes there).
+pub fn wait_for_pause(
+    child: &mut std::process::Child,
+    step: &str,
+    secs: u64,
+) -> std::io::BufReader<std::process::ChildStderr> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(child.stderr.take().expect("stderr piped"));
+    let mut line = String::new();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.contains("paused at") {
+            break;
+        }
+    }
+    assert!(
+        line.contains(&format!("paused at {step}")),
+        "berth did not reach {step}: {line}"
+    );
+    reader
+}
+
 /// Whether a TCP socket of this host listens on `port`.
 pub fn tcp_listening(port: u16) -> bool {
     let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default()
