@@ -497,4 +497,85 @@ mod tests {
         .unwrap();
         assert_eq!(from_label(&to_label(&got)).unwrap(), got);
     }
+
+    #[test]
+    fn held_runs_merge_only_on_the_same_address_and_protocol() {
+        let (a, b): (IpAddr, IpAddr) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
+        let mut t = Taken::default();
+        t.add(a, "tcp", 10, 10);
+        t.add(b, "tcp", 11, 11);
+        t.add(b, "udp", 12, 12);
+        t.add(b, "udp", 14, 14);
+        assert!(t.is_taken(a, "tcp", 10));
+        assert!(!t.is_taken(a, "tcp", 11), "{t:?}");
+        assert!(t.is_taken(b, "tcp", 11));
+        assert!(!t.is_taken(b, "tcp", 12), "{t:?}");
+        assert!(t.is_taken(b, "udp", 12));
+        assert!(!t.is_taken(b, "udp", 13), "{t:?}");
+        assert!(t.is_taken(b, "udp", 14));
+        // adjacent on the same address and protocol: one run
+        t.add(b, "udp", 15, 20);
+        assert_eq!(t.clash(b, "udp", 16, 30), Some(16));
+        assert_eq!(t.held.len(), 4, "{t:?}");
+    }
+
+    #[test]
+    fn dnat_rules_labels_and_sockets_hold_their_ports_in_their_family() {
+        let lo4: IpAddr = "127.0.0.1".parse().unwrap();
+        let lo6: IpAddr = "::1".parse().unwrap();
+        let mut t = Taken::default();
+        t.add_dnat_rules(
+            "*nat\n\
+             -A DOCKER ! -i docker0 -p tcp -m tcp --dport 9090 -j DNAT --to-destination 172.17.0.2:80\n\
+             -A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination fd00::2\n\
+             -A DOCKER ! -i docker0 -p tcp -m tcp --dport 8081 -j DNAT --to-destination [fd00::3]:80\n\
+             COMMIT\n",
+        );
+        // an IPv4 rule holds its port on IPv4 only; an IPv6 one on every address
+        assert!(t.is_taken(lo4, "tcp", 9090));
+        assert!(!t.is_taken(lo6, "tcp", 9090), "{t:?}");
+        assert!(t.is_taken(lo6, "tcp", 8080), "{t:?}");
+        assert!(t.is_taken(lo6, "tcp", 8081), "{t:?}");
+        assert!(!t.is_taken(lo4, "udp", 9090));
+
+        let mut t = Taken::default();
+        let p = |ip: &str, port: u16, count: u16, dual: bool| Published {
+            proto: "tcp".to_string(),
+            container_port: 80,
+            host_ip: ip.parse().unwrap(),
+            host_port: port,
+            count,
+            dual,
+        };
+        t.add_published(&[p("127.0.0.1", 7000, 3, false), p("0.0.0.0", 7100, 1, true)]);
+        assert!(t.is_taken(lo4, "tcp", 7002));
+        assert!(!t.is_taken(lo4, "tcp", 7003));
+        assert!(!t.is_taken(lo6, "tcp", 7000));
+        // a dual binding holds the IPv6 wildcard too
+        assert!(t.is_taken(lo6, "tcp", 7100), "{t:?}");
+
+        let mut t = Taken::default();
+        t.add_sockets(&[Socket {
+            ip: lo4,
+            proto: "udp",
+            port: 5353,
+        }]);
+        assert!(t.is_taken(lo4, "udp", 5353));
+        assert!(!t.is_taken(lo4, "tcp", 5353));
+    }
+
+    #[test]
+    fn an_ephemeral_run_fits_exactly_and_skips_a_held_port_inside_it() {
+        // the pool is 40000-40010: eleven ports fit exactly
+        let got = alloc(&["80-90"], &Taken::default()).unwrap();
+        assert_eq!((got[0].host_port, got[0].count), (40000, 11), "{got:?}");
+        // a held port: free ports go around it, an explicit range over it is refused
+        let mut t = Taken::default();
+        t.add(ANY, "tcp", 40002, 40002);
+        let got = alloc(&["80-82"], &t).unwrap();
+        let ports: Vec<(u16, u16)> = got.iter().map(|p| (p.host_port, p.count)).collect();
+        assert_eq!(ports, [(40000, 2), (40003, 1)]);
+        assert!(alloc(&["40000-40002:80-82"], &t).is_err());
+        assert!(alloc(&["40003-40005:80-82"], &t).is_ok());
+    }
 }
