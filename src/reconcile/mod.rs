@@ -643,22 +643,17 @@ impl<'a> Reconciler<'a> {
                         .iter()
                         .all(|(id, r)| c.ids.contains(id) && r.iter().all(|x| x.is_empty()))
             });
-        let mut seq = epochs.seq;
         if let Some(lock) = &lock
             && !unchanged
         {
             // numbered before the tables are touched: a write that fails or is killed
             // halfway still counts as one
-            seq = Some(epochs.seq.unwrap_or(0).wrapping_add(1));
-            epochs.seq = seq;
+            epochs.seq = Some(epochs.seq.unwrap_or(0).wrapping_add(1));
             let _ = lock.write_note(&epochs.text());
         }
         let mut attempt = 0;
-        loop {
+        while !unchanged && attempt < 2 {
             attempt += 1;
-            if unchanged {
-                break;
-            }
             match self.write_once(looked, &wanted, opts, &names) {
                 Ok((changes, base, at)) => {
                     report.changes = changes;
@@ -668,15 +663,12 @@ impl<'a> Reconciler<'a> {
                 }
                 // someone else (not berth) changed the tables between our read and our
                 // write: read again, once
-                Err(e) if attempt == 1 && !opts.dry_run => {
-                    let _ = e;
-                    continue;
-                }
+                Err(_) if attempt == 1 && !opts.dry_run => continue,
                 Err(e) => return Err(e),
             }
         }
         if lock.is_some()
-            && let Some(seq) = seq
+            && let Some(seq) = epochs.seq
         {
             report.clean = Some(Clean {
                 seq,
