@@ -19,6 +19,7 @@ use crate::error::{EXIT_BERTH, Error, Result};
 
 pub mod endpoint;
 pub mod place;
+pub mod slim;
 pub mod ssh;
 
 /// Seconds bollard waits for one API call; a pull or a long `wait` is a stream and is
@@ -228,7 +229,25 @@ impl Engine {
         self.docker.start_container(id, None).await
     }
 
+    /// A container's inspect answer without its per-port maps (`Config.ExposedPorts`,
+    /// `NetworkSettings.Ports`, see [`slim`]): what every command but `port` needs, at a
+    /// cost that does not grow with the container's port count. Over TLS or ssh, and for
+    /// any answer but a container, the engine's full answer through bollard.
     pub async fn inspect(
+        &self,
+        id: &str,
+    ) -> std::result::Result<ContainerInspectResponse, BollardError> {
+        let path = format!("/containers/{}/json", urlencode(id));
+        if let Ok(Some((200, body))) = self.raw_get(&path).await
+            && let Ok(c) = serde_json::from_slice(&slim::without_port_maps(body))
+        {
+            return Ok(c);
+        }
+        self.inspect_full(id).await
+    }
+
+    /// A container's whole inspect answer, port maps included.
+    pub async fn inspect_full(
         &self,
         id: &str,
     ) -> std::result::Result<ContainerInspectResponse, BollardError> {
@@ -489,6 +508,18 @@ impl Engine {
 pub fn name_of(c: &ContainerSummary) -> Option<String> {
     let first = c.names.as_ref()?.first()?;
     Some(first.trim_start_matches('/').to_string())
+}
+
+/// `s` as one segment of a URL path.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The engine's answer was "no such thing".

@@ -132,7 +132,7 @@ async fn container_json(
 ) -> Result<Option<Value>> {
     let path = format!(
         "/containers/{}/json{}",
-        urlencode(name),
+        crate::engine::urlencode(name),
         if size { "?size=1" } else { "" }
     );
     let mut v: Value = match engine.raw_get(&path).await {
@@ -164,17 +164,6 @@ async fn container_json(
     .await;
     fill_ports(&mut v, &shown);
     Ok(Some(v))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Put berth's bindings where docker puts the ones it publishes.

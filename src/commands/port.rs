@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, args: &PortArgs) -> Result<()> {
     let mappings = engine::block_on(async {
         let engine = Engine::connect(&ctx.settings.endpoint).await?;
         let c = engine
-            .inspect(&args.container)
+            .inspect_full(&args.container)
             .await
             .map_err(|e| engine.error(e))?;
         let running = c.state.as_ref().and_then(|s| s.running).unwrap_or(false);
