@@ -175,29 +175,51 @@ pub struct Pool {
 }
 
 /// A run of bindings that map consecutive container ports to consecutive explicit host
-/// ports (what `-p 8000-8999:8000-8999` parses into), or one binding.
+/// ports (what `-p 8000-8999:8000-8999` parses into, or single ports one after another),
+/// or one container port of a binding without a fixed host port.
 struct Run<'a> {
     first: &'a Mapping,
+    /// the first container port
+    port: u16,
     count: u16,
 }
 
 fn runs(bindings: &[Mapping]) -> Vec<Run<'_>> {
     let mut out: Vec<Run> = Vec::new();
-    let mut last: Option<(&Mapping, u16)> = None;
+    // the binding the last run ends with: its protocol/address, last container and host port
+    let mut last: Option<(&Mapping, u16, u16)> = None;
     for m in bindings {
+        let count = m.count.min(65535) as u16;
         let host: Option<u16> = m.binding.host_port.parse().ok().filter(|p| *p != 0);
-        if let (Some(run), Some((prev, prev_host)), Some(h)) = (out.last_mut(), last, host)
+        let Some(h) = host else {
+            // a free port (or one from a pool) for each container port on its own
+            for i in 0..count {
+                out.push(Run {
+                    first: m,
+                    port: m.port.number.saturating_add(i),
+                    count: 1,
+                });
+            }
+            last = None;
+            continue;
+        };
+        let ends = (m, m.last_port(), h.saturating_add(count - 1));
+        if let (Some(run), Some((prev, prev_port, prev_host))) = (out.last_mut(), last)
             && prev.port.proto == m.port.proto
             && prev.binding.host_ip == m.binding.host_ip
-            && u32::from(prev.port.number) + 1 == u32::from(m.port.number)
+            && u32::from(prev_port) + 1 == u32::from(m.port.number)
             && u32::from(prev_host) + 1 == u32::from(h)
         {
-            run.count += 1;
-            last = Some((m, h));
+            run.count += count;
+            last = Some(ends);
             continue;
         }
-        out.push(Run { first: m, count: 1 });
-        last = host.map(|h| (m, h));
+        out.push(Run {
+            first: m,
+            port: m.port.number,
+            count,
+        });
+        last = Some(ends);
     }
     out
 }
@@ -283,7 +305,7 @@ pub fn allocate(
         }
         let p = Published {
             proto: proto.to_string(),
-            container_port: m.port.number,
+            container_port: run.port,
             host_ip: ip,
             host_port,
             count,

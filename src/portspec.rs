@@ -7,7 +7,7 @@
 //! word, because scripts match on them. The two grammars differ on purpose (Docker's):
 //! `-p +80` is accepted, `--expose +80` is not; `--expose` takes any protocol name.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -44,11 +44,106 @@ pub struct Binding {
     pub host_port: String,
 }
 
-/// One container port and one of its host bindings.
+/// One container port and one of its host bindings, or a run of them: `count`
+/// consecutive container ports from `port`, each bound like the first (a host port,
+/// when given, is the first of as many consecutive host ports). A range stays one
+/// value from the parser to the rules, so its cost does not grow with its length.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Mapping {
     pub port: Port,
+    /// 1 for one port; more for `-p 8000-8999:8000-8999` or `-p 8000-8999`.
+    pub count: u32,
     pub binding: Binding,
+}
+
+impl Mapping {
+    /// One container port and its binding.
+    pub fn one(port: Port, binding: Binding) -> Self {
+        Mapping {
+            port,
+            count: 1,
+            binding,
+        }
+    }
+
+    /// The last container port of the run.
+    pub fn last_port(&self) -> u16 {
+        (u32::from(self.port.number) + self.count - 1) as u16
+    }
+
+    /// The run port by port, as Docker's parser gives it.
+    pub fn ports(&self) -> impl Iterator<Item = Mapping> + '_ {
+        let first_host: Option<u32> = match self.count {
+            1 => None,
+            _ => self.binding.host_port.parse().ok(),
+        };
+        (0..self.count).map(move |i| Mapping {
+            port: Port::new((u32::from(self.port.number) + i) as u16, &self.port.proto),
+            count: 1,
+            binding: Binding {
+                host_ip: self.binding.host_ip.clone(),
+                host_port: match first_host {
+                    Some(h) => (h + i).to_string(),
+                    None => self.binding.host_port.clone(),
+                },
+            },
+        })
+    }
+}
+
+/// Container ports as runs of consecutive ports per protocol: what `exposed` holds.
+/// Runs are kept apart and merged on insert, so a range of any length is one entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exposed {
+    /// (protocol, first) -> last; no two runs of a protocol overlap or touch
+    runs: BTreeMap<(String, u16), u16>,
+}
+
+impl Exposed {
+    /// Add `first..=last` of `proto`, merged with the runs it overlaps or touches.
+    pub fn insert(&mut self, proto: &str, first: u16, last: u16) {
+        let (mut lo, mut hi) = (first, last);
+        let key = (proto.to_string(), last.saturating_add(1));
+        let merged: Vec<(String, u16)> = self
+            .runs
+            .range(..=key)
+            .rev()
+            .take_while(|((p, _), l)| p == proto && u32::from(**l) + 1 >= u32::from(first))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in merged {
+            let l = self.runs.remove(&k).unwrap_or(k.1);
+            lo = lo.min(k.1);
+            hi = hi.max(l);
+        }
+        self.runs.insert((proto.to_string(), lo), hi);
+    }
+
+    /// The runs, by protocol, then first port.
+    pub fn runs(&self) -> impl Iterator<Item = (&str, u16, u16)> + '_ {
+        self.runs.iter().map(|((p, a), b)| (p.as_str(), *a, *b))
+    }
+
+    /// Every port, sorted as Docker sorts them (number, then protocol).
+    pub fn ports(&self) -> Vec<Port> {
+        let mut out: Vec<Port> = self
+            .runs()
+            .flat_map(|(p, a, b)| (a..=b).map(move |n| Port::new(n, p)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Every port as the engine's `ExposedPorts` key (`80/tcp`), runs one after another.
+    pub fn keys(&self) -> Vec<String> {
+        self.runs()
+            .flat_map(|(p, a, b)| (a..=b).map(move |n| format!("{n}/{p}")))
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
 }
 
 /// A port specification Docker would refuse, with Docker's message (without the
@@ -71,10 +166,13 @@ fn err<T>(msg: impl Into<String>) -> Result<T, SpecError> {
 /// Everything a `run` command line says about ports, resolved as Docker resolves it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PortSpecs {
-    /// Every container port exposed (published ports included), sorted and unique.
-    pub exposed: BTreeSet<Port>,
-    /// One entry per container port per binding, sorted by container port number,
-    /// protocol, host IP and host port. Duplicates are kept, as Docker keeps them.
+    /// Every container port exposed (published ports included), as runs.
+    pub exposed: Exposed,
+    /// One entry per run of container ports per binding, sorted by container port
+    /// number, protocol, host IP and host port. A run that shares a port with another
+    /// binding of its protocol is split into single ports, so each port's bindings are
+    /// in Docker's order (Docker has one entry per port). Duplicates are kept, as Docker
+    /// keeps them.
     pub bindings: Vec<Mapping>,
 }
 
@@ -94,22 +192,21 @@ pub fn parse_all(
         .collect::<Result<Vec<_>, _>>()?;
     let mut specs = PortSpecs::default();
     for raw in &converted {
-        for mapping in parse_port_spec(raw)? {
-            specs.exposed.insert(mapping.port.clone());
-            specs.bindings.push(mapping);
-        }
+        let m = parse_port_run(raw)?;
+        specs
+            .exposed
+            .insert(&m.port.proto, m.port.number, m.last_port());
+        specs.bindings.push(m);
     }
     for raw in expose {
-        let ports = parse_expose(raw)
+        let (proto, first, last) = parse_expose_run(raw)
             .map_err(|e| SpecError(format!("invalid range format for --expose: {e}")))?;
-        specs.exposed.extend(ports);
+        specs.exposed.insert(&proto, first, last);
     }
     if publish_all {
         specs.publish_all();
     }
-    specs
-        .bindings
-        .sort_by(|a, b| (&a.port, &a.binding).cmp(&(&b.port, &b.binding)));
+    specs.normalize();
     specs.validate()?;
     Ok(specs)
 }
@@ -117,17 +214,84 @@ pub fn parse_all(
 impl PortSpecs {
     /// `-P`: every exposed port that has no binding gets an ephemeral one.
     pub fn publish_all(&mut self) {
-        let bound: BTreeSet<Port> = self.bindings.iter().map(|m| m.port.clone()).collect();
-        for port in &self.exposed {
-            if !bound.contains(port) {
-                self.bindings.push(Mapping {
-                    port: port.clone(),
-                    binding: Binding::default(),
-                });
+        let mut bound = Exposed::default();
+        for m in &self.bindings {
+            bound.insert(&m.port.proto, m.port.number, m.last_port());
+        }
+        let mut free: Vec<(String, u16, u32)> = Vec::new();
+        for (proto, a, b) in self.exposed.runs() {
+            let mut next = u32::from(a);
+            for (_, ba, bb) in bound
+                .runs()
+                .filter(|(bp, ba, bb)| *bp == proto && *ba <= b && a <= *bb)
+            {
+                if u32::from(ba) > next {
+                    free.push((proto.to_string(), next as u16, u32::from(ba) - next));
+                }
+                next = next.max(u32::from(bb) + 1);
+            }
+            if next <= u32::from(b) {
+                free.push((proto.to_string(), next as u16, u32::from(b) + 1 - next));
+            }
+        }
+        for (proto, first, count) in free {
+            self.bindings.push(Mapping {
+                port: Port::new(first, &proto),
+                count,
+                binding: Binding::default(),
+            });
+        }
+        self.normalize();
+    }
+
+    /// Split the runs that share a container port with another binding of their
+    /// protocol into single ports, then sort: the order Docker's one-entry-per-port list
+    /// has.
+    fn normalize(&mut self) {
+        let mut order: Vec<usize> = (0..self.bindings.len()).collect();
+        let b = &self.bindings;
+        order.sort_by(|&i, &j| {
+            (&b[i].port.proto, b[i].port.number).cmp(&(&b[j].port.proto, b[j].port.number))
+        });
+        let mut split = vec![false; b.len()];
+        let mut k = 0;
+        while k < order.len() {
+            let proto = &b[order[k]].port.proto;
+            let mut end = b[order[k]].last_port();
+            let mut j = k + 1;
+            while j < order.len()
+                && &b[order[j]].port.proto == proto
+                && b[order[j]].port.number <= end
+            {
+                end = end.max(b[order[j]].last_port());
+                j += 1;
+            }
+            if j - k > 1 {
+                for &x in &order[k..j] {
+                    split[x] = true;
+                }
+            }
+            k = j;
+        }
+        if split.iter().zip(b).any(|(s, m)| *s && m.count > 1) {
+            let bindings = std::mem::take(&mut self.bindings);
+            for (m, s) in bindings.into_iter().zip(split) {
+                if s && m.count > 1 {
+                    self.bindings.extend(m.ports());
+                } else {
+                    self.bindings.push(m);
+                }
             }
         }
         self.bindings
             .sort_by(|a, b| (&a.port, &a.binding).cmp(&(&b.port, &b.binding)));
+    }
+
+    /// Every binding port by port, as Docker's parser lists them.
+    pub fn each_binding(&self) -> impl Iterator<Item = Mapping> + '_ {
+        let mut all: Vec<Mapping> = self.bindings.iter().flat_map(Mapping::ports).collect();
+        all.sort_by(|a, b| (&a.port, &a.binding).cmp(&(&b.port, &b.binding)));
+        all.into_iter()
     }
 
     /// The engine's own check on published ports: port 0 cannot be published.
@@ -168,9 +332,16 @@ pub fn to_standard_notation(publish: &str) -> Result<String, SpecError> {
 /// A mapping written back as a `-p` value (`[IP:][HOST:]PORT/PROTO`, IPv6 in brackets);
 /// `parse_port_spec` reads it back to the same mapping.
 pub fn render(m: &Mapping) -> String {
-    let port = &m.port;
-    match (m.binding.host_ip.as_str(), m.binding.host_port.as_str()) {
-        ("", "") => port.to_string(),
+    let port = match m.count {
+        1 => m.port.to_string(),
+        _ => format!("{}-{}/{}", m.port.number, m.last_port(), m.port.proto),
+    };
+    let host_port = match (m.count, m.binding.host_port.parse::<u32>()) {
+        (1, _) | (_, Err(_)) => m.binding.host_port.clone(),
+        (n, Ok(h)) => format!("{h}-{}", h + n - 1),
+    };
+    match (m.binding.host_ip.as_str(), host_port.as_str()) {
+        ("", "") => port,
         ("", host) => format!("{host}:{port}"),
         (ip, host) if ip.contains(':') => format!("[{ip}]:{host}:{port}"),
         (ip, host) => format!("{ip}:{host}:{port}"),
@@ -180,6 +351,11 @@ pub fn render(m: &Mapping) -> String {
 /// go-connections' `ParsePortSpec`: `[ip:][hostPort:]containerPort[/proto]`, where each
 /// port may be a range `a-b` and ip may be bracketed (`[::1]`) or bare IPv6 (`::1:80:80`).
 pub fn parse_port_spec(raw: &str) -> Result<Vec<Mapping>, SpecError> {
+    Ok(parse_port_run(raw)?.ports().collect())
+}
+
+/// [`parse_port_spec`] with a range kept as one [`Mapping`] run.
+pub fn parse_port_run(raw: &str) -> Result<Mapping, SpecError> {
     let (ip, host_port, container_port) = split_parts(raw);
     let (proto, container_port) = split_proto_port(container_port);
     if container_port.is_empty() {
@@ -228,27 +404,30 @@ pub fn parse_port_spec(raw: &str) -> Result<Vec<Mapping>, SpecError> {
     }
 
     let count = end - start + 1;
-    Ok((0..count)
-        .map(|i| {
-            let host_port = match host {
-                None => String::new(),
-                Some((hstart, hend)) if count == 1 && hstart != hend => format!("{hstart}-{hend}"),
-                Some((hstart, _)) => (hstart + i).to_string(),
-            };
-            Mapping {
-                port: Port::new((start + i) as u16, &proto),
-                binding: Binding {
-                    host_ip: ip.clone(),
-                    host_port,
-                },
-            }
-        })
-        .collect())
+    let host_port = match host {
+        None => String::new(),
+        Some((hstart, hend)) if count == 1 && hstart != hend => format!("{hstart}-{hend}"),
+        Some((hstart, _)) => hstart.to_string(),
+    };
+    Ok(Mapping {
+        port: Port::new(start as u16, &proto),
+        count,
+        binding: Binding {
+            host_ip: ip,
+            host_port,
+        },
+    })
 }
 
 /// moby's `network.ParsePortRange` for `--expose`: `port[-end][/proto]`. The protocol is
 /// lower-cased but not checked; errors carry strconv's reason (`invalid syntax`, ...).
 pub fn parse_expose(raw: &str) -> Result<Vec<Port>, SpecError> {
+    let (proto, first, last) = parse_expose_run(raw)?;
+    Ok((first..=last).map(|n| Port::new(n, &proto)).collect())
+}
+
+/// [`parse_expose`] as one run: protocol, first and last port.
+pub fn parse_expose_run(raw: &str) -> Result<(String, u16, u16), SpecError> {
     if raw.is_empty() {
         return err("invalid port range: value is empty");
     }
@@ -275,7 +454,7 @@ pub fn parse_expose(raw: &str) -> Result<Vec<Port>, SpecError> {
         }
         _ => first,
     };
-    Ok((first..=last).map(|n| Port::new(n, &proto)).collect())
+    Ok((proto, first, last))
 }
 
 /// go-connections' `splitParts`: the last field is the container port, the one before
@@ -597,7 +776,7 @@ mod tests {
             false,
         )
         .unwrap();
-        let exposed: Vec<String> = specs.exposed.iter().map(Port::to_string).collect();
+        let exposed: Vec<String> = specs.exposed.ports().iter().map(Port::to_string).collect();
         assert_eq!(exposed, ["80/tcp", "90/tcp", "443/tcp"]);
         assert_eq!(
             show(&specs.bindings),
@@ -611,6 +790,125 @@ mod tests {
         assert_eq!(zero.0, "invalid port specification: \"0/udp\"");
         // --expose 0 alone publishes nothing, so the engine accepts it
         assert!(parse_all(&[], &["0".into()], false).is_ok());
+    }
+
+    fn runs(specs: &PortSpecs) -> String {
+        specs
+            .bindings
+            .iter()
+            .map(|m| format!("{}|{}", m.count, render(m)))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    #[test]
+    fn a_range_stays_one_run_from_the_parser_on() {
+        let specs = parse_all(
+            &[
+                "1024-65535:1024-65535/udp".into(),
+                "127.0.0.1::80-89".into(),
+            ],
+            &["7000-7999".into()],
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            runs(&specs),
+            "10|127.0.0.1::80-89/tcp;64512|1024-65535:1024-65535/udp"
+        );
+        let exposed: Vec<(&str, u16, u16)> = specs.exposed.runs().collect();
+        assert_eq!(
+            exposed,
+            [("tcp", 80, 89), ("tcp", 7000, 7999), ("udp", 1024, 65535)]
+        );
+        assert_eq!(specs.exposed.keys().len(), 10 + 1000 + 64512);
+        // port by port, it is what Docker's parser gives
+        let each: Vec<Mapping> = specs.each_binding().collect();
+        assert_eq!(each.len(), 10 + 64512);
+        assert_eq!(render(&each[0]), "127.0.0.1::80/tcp");
+        assert_eq!(render(&each[10]), "1024:1024/udp");
+        assert_eq!(render(&each[10 + 64511]), "65535:65535/udp");
+    }
+
+    #[test]
+    fn a_run_sharing_a_port_with_another_binding_is_split_into_ports() {
+        let specs = parse_all(
+            &[
+                "8000-8002:80-82".into(),
+                "9000:81".into(),
+                "90-91".into(),
+                "81/udp".into(),
+            ],
+            &[],
+            false,
+        )
+        .unwrap();
+        // 80-82 shares 81 with 9000:81: port by port, in Docker's order; 90-91 and the
+        // udp port share nothing and stay runs
+        assert_eq!(
+            runs(&specs),
+            "1|8000:80/tcp;1|8001:81/tcp;1|9000:81/tcp;1|81/udp;1|8002:82/tcp;2|90-91/tcp"
+        );
+    }
+
+    #[test]
+    fn publish_all_binds_the_exposed_ports_no_binding_has_as_runs() {
+        let specs = parse_all(
+            &["8005-8006:5-6".into(), "9/udp".into()],
+            &["1-10".into(), "9/udp".into(), "20/udp".into()],
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            runs(&specs),
+            "4|1-4/tcp;2|8005-8006:5-6/tcp;4|7-10/tcp;1|9/udp;1|20/udp"
+        );
+        // an exposed run inside a binding's run adds nothing
+        let inside = parse_all(&["1-10:1-10".into()], &["3-4".into()], true).unwrap();
+        assert_eq!(runs(&inside), "10|1-10:1-10/tcp");
+    }
+
+    #[test]
+    fn exposed_runs_merge_when_they_overlap_or_touch_and_only_then() {
+        let mut e = Exposed::default();
+        e.insert("tcp", 10, 20);
+        e.insert("tcp", 30, 40);
+        e.insert("udp", 21, 29);
+        e.insert("tcp", 22, 28);
+        assert_eq!(
+            e.runs().collect::<Vec<_>>(),
+            [
+                ("tcp", 10, 20),
+                ("tcp", 22, 28),
+                ("tcp", 30, 40),
+                ("udp", 21, 29)
+            ]
+        );
+        e.insert("tcp", 21, 21);
+        assert_eq!(
+            e.runs().collect::<Vec<_>>(),
+            [("tcp", 10, 28), ("tcp", 30, 40), ("udp", 21, 29)]
+        );
+        e.insert("tcp", 29, 29);
+        e.insert("tcp", 65535, 65535);
+        e.insert("tcp", 0, 5);
+        assert_eq!(
+            e.runs().collect::<Vec<_>>(),
+            [
+                ("tcp", 0, 5),
+                ("tcp", 10, 40),
+                ("tcp", 65535, 65535),
+                ("udp", 21, 29)
+            ]
+        );
+        e.insert("tcp", 1, 65534);
+        assert_eq!(
+            e.runs().collect::<Vec<_>>(),
+            [("tcp", 0, 65535), ("udp", 21, 29)]
+        );
+        assert_eq!(e.ports().len(), 65536 + 9);
+        assert_eq!(e.ports()[0], Port::new(0, "tcp"));
+        assert_eq!(e.ports()[22].to_string(), "21/udp");
     }
 
     #[test]

@@ -18,8 +18,7 @@ fn tables() -> Vec<PathBuf> {
 
 fn bindings(specs: &PortSpecs) -> String {
     specs
-        .bindings
-        .iter()
+        .each_binding()
         .map(|m| format!("{}|{}|{}", m.binding.host_ip, m.binding.host_port, m.port))
         .collect::<Vec<_>>()
         .join(";")
@@ -28,6 +27,7 @@ fn bindings(specs: &PortSpecs) -> String {
 fn exposed(specs: &PortSpecs) -> String {
     specs
         .exposed
+        .ports()
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()

@@ -107,8 +107,7 @@ fn mapping() -> impl Strategy<Value = Mapping> {
             }),
         ],
     )
-        .prop_map(|(number, proto, host_ip, host_port)| Mapping {
-            port: Port::new(number, &proto),
-            binding: Binding { host_ip, host_port },
+        .prop_map(|(number, proto, host_ip, host_port)| {
+            Mapping::one(Port::new(number, &proto), Binding { host_ip, host_port })
         })
 }

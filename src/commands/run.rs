@@ -28,7 +28,7 @@ use crate::firewall::desired;
 use crate::firewall::host;
 use crate::lock::Lock;
 use crate::model::{Family, PORTS_LABEL, Published, RUN_LABEL, SEAL_LABEL};
-use crate::portspec::{self, Port, PortSpecs};
+use crate::portspec::{self, PortSpecs};
 use crate::reconcile::{self, Options, Reconciler, Scope};
 
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
@@ -398,13 +398,13 @@ pub async fn prepare(
     let asked = specs.clone();
     if args.publish_all {
         for p in &exposed {
-            if let Ok(ports) = portspec::parse_expose(p) {
-                specs.exposed.extend(ports);
+            if let Ok((proto, first, last)) = portspec::parse_expose_run(p) {
+                specs.exposed.insert(&proto, first, last);
             }
         }
         specs.publish_all();
     }
-    body.exposed_ports = Some(specs.exposed.iter().map(Port::to_string).collect());
+    body.exposed_ports = Some(specs.exposed.keys());
     let host_network = matches!(args.network.as_deref(), Some("host"));
     if host_network && !specs.bindings.is_empty() {
         eprintln!("WARNING: Published ports are discarded when using host network mode");
@@ -474,7 +474,7 @@ fn engine_bindings(
     specs: &PortSpecs,
 ) -> HashMap<String, Option<Vec<bollard::models::PortBinding>>> {
     let mut out: HashMap<String, Option<Vec<bollard::models::PortBinding>>> = HashMap::new();
-    for m in &specs.bindings {
+    for m in specs.each_binding() {
         out.entry(m.port.to_string())
             .or_insert_with(|| Some(Vec::new()))
             .get_or_insert_with(Vec::new)
@@ -786,7 +786,7 @@ fn dry_run(ctx: &Context, args: &RunArgs, specs: &PortSpecs) -> Result<()> {
 /// ports as given (runs merged), a host range by its first port, ephemeral ports as 0.
 fn preview(specs: &PortSpecs, default_ip: std::net::IpAddr) -> Vec<Published> {
     let mut out: Vec<Published> = Vec::new();
-    for m in &specs.bindings {
+    for m in specs.each_binding() {
         let named: Option<std::net::IpAddr> = m.binding.host_ip.parse().ok();
         let p = Published {
             proto: m.port.proto.clone(),
@@ -838,10 +838,14 @@ struct JsonBinding {
 impl DryRun {
     fn new(specs: &PortSpecs, rules: &[String; 2]) -> Self {
         DryRun {
-            exposed: specs.exposed.iter().map(ToString::to_string).collect(),
-            bindings: specs
-                .bindings
+            exposed: specs
+                .exposed
+                .ports()
                 .iter()
+                .map(ToString::to_string)
+                .collect(),
+            bindings: specs
+                .each_binding()
                 .map(|m| JsonBinding {
                     port: m.port.to_string(),
                     host_ip: m.binding.host_ip.clone(),
@@ -865,7 +869,12 @@ fn write_plan(
         let words: Vec<String> = args.command().iter().map(|w| shell_quote(w)).collect();
         writeln!(out, "command:  {}", words.join(" "))?;
     }
-    let exposed: Vec<String> = specs.exposed.iter().map(ToString::to_string).collect();
+    let exposed: Vec<String> = specs
+        .exposed
+        .ports()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let exposed = if exposed.is_empty() {
         "(none)".to_string()
     } else {
@@ -875,7 +884,7 @@ fn write_plan(
     if specs.bindings.is_empty() {
         writeln!(out, "publish:  (none)")?;
     }
-    for (i, m) in specs.bindings.iter().enumerate() {
+    for (i, m) in specs.each_binding().enumerate() {
         let label = if i == 0 { "publish:" } else { "" };
         writeln!(out, "{label:<9} {} -> {}", host_side(&m.binding), m.port)?;
     }
