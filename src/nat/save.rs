@@ -866,6 +866,27 @@ mod tests {
     }
 
     #[test]
+    fn only_berth_and_twelve_hex_digits_name_a_container() {
+        assert_eq!(berth_id("berth:0123456789ab"), Some("0123456789ab"));
+        for not in [
+            "berth:0123456789a",
+            "berth:0123456789abc",
+            "berth:0123456789ag",
+            "berth:zzzzzzzzzzzz",
+            "berth:",
+            "xberth:0123456789ab",
+            "0123456789ab",
+        ] {
+            assert_eq!(berth_id(not), None, "{not}");
+        }
+        let r = rule(
+            r#"-A X -m comment --comment "berth:short" -m comment --comment berth:0123456789ab -j RETURN"#,
+        );
+        assert_eq!(r.berth_id(), Some("0123456789ab"));
+        assert_eq!(rule("-A X -j RETURN").berth_id(), None);
+    }
+
+    #[test]
     fn comment_values_may_look_like_options() {
         let r = rule("-A X -m comment --comment --dport -j RETURN");
         assert_eq!(r.comments().collect::<Vec<_>>(), vec!["--dport"]);
