@@ -253,18 +253,18 @@ pub fn allocate(
         };
         let clash = |t: &Taken, a: u16, b: u16| ips.iter().find_map(|ip| t.clash(*ip, proto, a, b));
         let count = run.count;
+        // one free port (a run without a fixed host port is one port: see `runs`)
         let free_in = |t: &Taken, lo: u16, hi: u16, skip_reserved: bool| -> Option<u16> {
             let mut p = lo.max(1);
             loop {
-                if u32::from(p) + u32::from(count) - 1 > u32::from(hi) {
+                if p > hi {
                     return None;
                 }
-                let end = p + (count - 1);
-                if skip_reserved && is_reserved(p, end) {
+                if skip_reserved && is_reserved(p, p) {
                     p = p.checked_add(1)?;
                     continue;
                 }
-                match clash(t, p, end) {
+                match clash(t, p, p) {
                     None => return Some(p),
                     // jump past the holder's run instead of one port at a time
                     Some(at) => p = next_after(t, ips.as_slice(), proto, at)?,
