@@ -74,6 +74,55 @@ fn detached_httpd_is_listed_and_reachable() {
 }
 
 /// `berth ps` prints containers docker published exactly as `docker ps` does.
+/// berth's inspect leaves out the two per-port maps (so its cost does not grow with a
+/// container's ports) and nothing else; `inspect_full` (what `berth port` uses) has them.
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn inspect_leaves_out_the_port_maps_and_keeps_the_rest() {
+    use berth::engine::Engine;
+    let name = unique("ports-inspected");
+    let _guard = Container::named(&name);
+    sh_ok(&format!(
+        "docker run -d --name {name} --label 'probe=\"ExposedPorts\":{{}}' -p 127.0.0.1:18193:80 --expose 7000-7999/udp busybox sleep 300"
+    ));
+    let endpoint = berth::engine::endpoint::Endpoint {
+        host: "unix:///var/run/docker.sock".into(),
+        tls: None,
+        source: berth::config::Source::Default,
+    };
+    berth::engine::block_on(async {
+        let engine = Engine::connect(&endpoint).await.unwrap();
+        let full = engine.inspect_full(&name).await.unwrap();
+        let slim = engine.inspect(&name).await.unwrap();
+        // the positive control: the engine does list the ports
+        let full_config = full.config.clone().unwrap();
+        assert_eq!(full_config.exposed_ports.as_ref().map(Vec::len), Some(1001));
+        let full_net = full.network_settings.clone().unwrap();
+        assert!(full_net.ports.as_ref().is_some_and(|p| p.len() == 1001));
+        // left out (not a fall-back to the whole answer, which would have them)
+        let slim_config = slim.config.clone().unwrap();
+        assert!(
+            slim_config.exposed_ports.is_none(),
+            "inspect kept Config.ExposedPorts"
+        );
+        let slim_net = slim.network_settings.clone().unwrap();
+        assert!(
+            slim_net.ports.is_none(),
+            "inspect kept NetworkSettings.Ports"
+        );
+        // and everything else as the engine gave it
+        let mut same = full.clone();
+        same.config.as_mut().unwrap().exposed_ports = None;
+        same.network_settings.as_mut().unwrap().ports = None;
+        assert!(slim == same, "inspect lost more than the port maps");
+        assert_eq!(
+            slim_config.labels.unwrap().get("probe").map(String::as_str),
+            Some("\"ExposedPorts\":{}")
+        );
+        assert!(slim_net.networks.unwrap().contains_key("bridge"));
+    });
+}
+
 #[test]
 #[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
 fn ps_and_port_match_docker_side_by_side() {
