@@ -124,6 +124,19 @@ impl Exposed {
         self.runs.iter().map(|((p, a), b)| (p.as_str(), *a, *b))
     }
 
+    /// The runs of `proto` that share a port with `a..=b`, in order.
+    fn overlapping(&self, proto: &str, a: u16, b: u16) -> impl Iterator<Item = (u16, u16)> + '_ {
+        let start = self
+            .runs
+            .range(..=(proto.to_string(), a))
+            .next_back()
+            .filter(|((p, _), last)| p == proto && **last >= a)
+            .map_or(a, |((_, first), _)| *first);
+        self.runs
+            .range((proto.to_string(), start)..=(proto.to_string(), b))
+            .map(|((_, first), last)| (*first, *last))
+    }
+
     /// Every port, sorted as Docker sorts them (number, then protocol).
     pub fn ports(&self) -> Vec<Port> {
         let mut out: Vec<Port> = self
@@ -221,10 +234,7 @@ impl PortSpecs {
         let mut free: Vec<(String, u16, u32)> = Vec::new();
         for (proto, a, b) in self.exposed.runs() {
             let mut next = u32::from(a);
-            for (_, ba, bb) in bound
-                .runs()
-                .filter(|(bp, ba, bb)| *bp == proto && *ba <= b && a <= *bb)
-            {
+            for (ba, bb) in bound.overlapping(proto, a, b) {
                 if u32::from(ba) > next {
                     free.push((proto.to_string(), next as u16, u32::from(ba) - next));
                 }
@@ -866,6 +876,9 @@ mod tests {
         // an exposed run inside a binding's run adds nothing
         let inside = parse_all(&["1-10:1-10".into()], &["3-4".into()], true).unwrap();
         assert_eq!(runs(&inside), "10|1-10:1-10/tcp");
+        // a binding's run that starts before the exposed one
+        let before = parse_all(&["1-6:1-6".into()], &["5-10".into()], true).unwrap();
+        assert_eq!(runs(&before), "6|1-6:1-6/tcp;4|7-10/tcp");
     }
 
     #[test]
