@@ -857,6 +857,62 @@ fn rm_checks_again_after_removal_only_when_the_tables_changed() {
     assert!(!exists(&quiet.name));
     assert_eq!(quiet_reads, 2, "iptables-save runs");
 
+    // another berth's pass that finds nothing to write (as a watcher's look at the
+    // removed container does) while rm is paused: still no read after the removal
+    let other = run_detached(
+        "rmother",
+        &["-p", "18098:80", "busybox", "httpd", "-f", "-h", "/www"],
+    );
+    let idle = run_detached(
+        "rmidle",
+        &["-p", "18099:80", "busybox", "httpd", "-f", "-h", "/www"],
+    );
+    let idle12 = idle.id12();
+    let resume = std::env::temp_dir().join(unique("resume"));
+    saves.take();
+    let mut child = berth_cmd()
+        .args(["rm", "-f", &idle.name])
+        .env("PATH", saves.path())
+        .env("BERTH_TEST_PAUSE", "withdrawn")
+        .env("BERTH_TEST_RESUME", &resume)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stderr = wait_for_pause(&mut child, "withdrawn", 30);
+    let note = || std::fs::read_to_string(FW_LOCK).unwrap_or_default();
+    let line = |text: &str, key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .map(str::to_string)
+    };
+    let (other12, before) = (other.id12(), note());
+    berth_ok(&["start", &other.name]);
+    let after = note();
+    // the positive control: that pass ran under the firewall lock (it dated its look
+    // at the other container in the lock's note)
+    assert_ne!(
+        line(&after, &other12),
+        line(&before, &other12),
+        "no pass ran"
+    );
+    assert!(
+        !rules_of(&other12).is_empty(),
+        "the other container lost its rules"
+    );
+    assert_eq!(
+        line(&after, "seq "),
+        line(&before, "seq "),
+        "a pass that wrote nothing was numbered as a write"
+    );
+    std::fs::write(&resume, "").unwrap();
+    let status = child.wait().unwrap();
+    let _ = std::fs::remove_file(&resume);
+    assert!(status.success());
+    assert!(!exists(&idle.name), "not removed");
+    assert!(rules_of(&idle12).is_empty(), "{:?}", rules_of(&idle12));
+    assert_eq!(saves.take(), 2, "iptables-save runs");
+
     // another berth publishes again while rm is paused before the removal
     let busy = run_detached(
         "rmbusy",

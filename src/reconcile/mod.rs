@@ -643,18 +643,24 @@ impl<'a> Reconciler<'a> {
                         .iter()
                         .all(|(id, r)| c.ids.contains(id) && r.iter().all(|x| x.is_empty()))
             });
-        if let Some(lock) = &lock
-            && !unchanged
-        {
-            // numbered before the tables are touched: a write that fails or is killed
-            // halfway still counts as one
-            epochs.seq = Some(epochs.seq.unwrap_or(0).wrapping_add(1));
-            let _ = lock.write_note(&epochs.text());
-        }
+        // A pass that writes is numbered before it touches the tables (a write that
+        // fails or is killed halfway still counts as one); a pass that finds nothing to
+        // write is not, so that a watcher's look at a container whose rules are already
+        // gone does not make `rm -f` read the tables again.
+        let mut numbered = false;
+        let mut number = || {
+            if let Some(lock) = &lock
+                && !numbered
+            {
+                numbered = true;
+                epochs.seq = Some(epochs.seq.unwrap_or(0).wrapping_add(1));
+                let _ = lock.write_note(&epochs.text());
+            }
+        };
         let mut attempt = 0;
         while !unchanged && attempt < 2 {
             attempt += 1;
-            match self.write_once(looked, &wanted, opts, &names) {
+            match self.write_once(looked, &wanted, opts, &names, &mut number) {
                 Ok((changes, base, at)) => {
                     report.changes = changes;
                     report.base = base;
@@ -717,6 +723,7 @@ impl<'a> Reconciler<'a> {
         wanted: &[(Id12, [ContainerRules; 2])],
         opts: &Options,
         names: &HashMap<Id12, String>,
+        before_writing: &mut dyn FnMut(),
     ) -> Result<(Vec<Changed>, Vec<String>, Option<i128>)> {
         let layout = &self.settings.layout;
         let mut effective: Option<i128> = None;
@@ -805,6 +812,12 @@ impl<'a> Reconciler<'a> {
         }
         if !opts.dry_run {
             self.settings.pause("apply");
+            if diffs
+                .iter()
+                .any(|(_, _, d)| !d.urgent.is_empty() || !d.is_empty())
+            {
+                before_writing();
+            }
             // ports that must go dark go dark first, in every family
             for (family, _, d) in &diffs {
                 if !d.urgent.is_empty() {
