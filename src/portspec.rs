@@ -153,10 +153,6 @@ impl Exposed {
             .flat_map(|(p, a, b)| (a..=b).map(move |n| format!("{n}/{p}")))
             .collect()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.runs.is_empty()
-    }
 }
 
 /// A port specification Docker would refuse, with Docker's message (without the
@@ -551,13 +547,7 @@ fn nat_port_range(ports: &str) -> Option<(u32, u32)> {
 
 /// `strconv.ParseInt(s, 10, 0)` then a 0..=65535 check.
 fn nat_port_number(raw: &str) -> Option<u32> {
-    let digits = raw
-        .strip_prefix('+')
-        .or_else(|| raw.strip_prefix('-'))
-        .unwrap_or(raw);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
+    // Rust's i64 parse takes what ParseInt(s, 10, 0) takes: digits with one optional sign
     let value: i64 = raw.parse().ok()?;
     (0..=65535).contains(&value).then_some(value as u32)
 }
@@ -637,6 +627,8 @@ mod tests {
             ("[::1]:1:", Err("too many colons in address")),
             ("[a[b]:", Err("unexpected '[' in address")),
             ("[ab]]:", Err("missing port in address")),
+            // nothing after the bracket (berth always passes `IP:`; Go's own reason)
+            ("[::1]", Err("missing port in address")),
         ] {
             assert_eq!(split_host_port(raw), want, "{raw}");
         }
@@ -745,6 +737,8 @@ mod tests {
             ("0", Ok("0/tcp")),
             ("080-80", Ok("80/tcp")),
             ("80-81", Ok("80/tcp;81/tcp")),
+            ("65535", Ok("65535/tcp")),
+            ("65534-65535/udp", Ok("65534/udp;65535/udp")),
             ("", Err("invalid port range: value is empty")),
             ("/udp", Err("invalid start port '': value is empty")),
             ("-80", Err("invalid start port '': value is empty")),
@@ -809,6 +803,24 @@ mod tests {
             .map(|m| format!("{}|{}", m.count, render(m)))
             .collect::<Vec<_>>()
             .join(";")
+    }
+
+    #[test]
+    fn render_brackets_ipv6_and_reads_back() {
+        for (spec, shown) in [
+            ("[::1]:8000:80", "[::1]:8000:80/tcp"),
+            ("[::]::80/udp", "[::]::80/udp"),
+            (
+                "[2001:db8::1]:8000-8001:80-81",
+                "[2001:db8::1]:8000-8001:80-81/tcp",
+            ),
+            ("127.0.0.1::80", "127.0.0.1::80/tcp"),
+            ("8000-8010:80", "8000-8010:80/tcp"),
+        ] {
+            let m = parse_port_run(spec).unwrap();
+            assert_eq!(render(&m), shown, "{spec}");
+            assert_eq!(parse_port_run(&render(&m)).unwrap(), m, "{spec}");
+        }
     }
 
     #[test]
