@@ -775,6 +775,34 @@ fn a_udp_flow_that_came_before_its_port_reaches_the_container() {
 
 /// A directory of wrappers for the iptables-save commands that log each call to
 /// `<dir>/calls`, then run the real one; removed when dropped.
+/// A `berth rm -f` waiting at its "withdrawn" pause.
+struct PausedRm {
+    child: std::process::Child,
+    resume: std::path::PathBuf,
+    /// kept open while it runs: it writes there
+    _stderr: std::io::BufReader<std::process::ChildStderr>,
+}
+
+impl PausedRm {
+    /// Let it go on, and wait for it (a minute at most).
+    fn resume(mut self) -> std::process::ExitStatus {
+        std::fs::write(&self.resume, "").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("berth rm did not end after its resume");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let _ = std::fs::remove_file(&self.resume);
+        status
+    }
+}
+
 struct SaveLog(std::path::PathBuf);
 
 impl SaveLog {
@@ -809,6 +837,27 @@ impl SaveLog {
 
     fn path(&self) -> String {
         format!("{}:{}", self.0.display(), std::env::var("PATH").unwrap())
+    }
+
+    /// `berth rm -f NAME` (its iptables-save runs counted here), stopped between its
+    /// withdrawal of the rules and the engine's removal.
+    fn rm_paused_after_withdrawal(&self, name: &str) -> PausedRm {
+        let resume = std::env::temp_dir().join(unique("resume"));
+        let mut child = berth_cmd()
+            .args(["rm", "-f", name])
+            .env("PATH", self.path())
+            .env("BERTH_TEST_PAUSE", "withdrawn")
+            .env("BERTH_TEST_RESUME", &resume)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = wait_for_pause(&mut child, "withdrawn", 30);
+        PausedRm {
+            child,
+            resume,
+            _stderr: stderr,
+        }
     }
 
     /// How many saves ran since the last call.
@@ -868,18 +917,8 @@ fn rm_checks_again_after_removal_only_when_the_tables_changed() {
         &["-p", "18099:80", "busybox", "httpd", "-f", "-h", "/www"],
     );
     let idle12 = idle.id12();
-    let resume = std::env::temp_dir().join(unique("resume"));
     saves.take();
-    let mut child = berth_cmd()
-        .args(["rm", "-f", &idle.name])
-        .env("PATH", saves.path())
-        .env("BERTH_TEST_PAUSE", "withdrawn")
-        .env("BERTH_TEST_RESUME", &resume)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _stderr = wait_for_pause(&mut child, "withdrawn", 30);
+    let rm = saves.rm_paused_after_withdrawal(&idle.name);
     let note = || std::fs::read_to_string(FW_LOCK).unwrap_or_default();
     let line = |text: &str, key: &str| {
         text.lines()
@@ -905,10 +944,7 @@ fn rm_checks_again_after_removal_only_when_the_tables_changed() {
         line(&before, "seq "),
         "a pass that wrote nothing was numbered as a write"
     );
-    std::fs::write(&resume, "").unwrap();
-    let status = child.wait().unwrap();
-    let _ = std::fs::remove_file(&resume);
-    assert!(status.success());
+    assert!(rm.resume().success());
     assert!(!exists(&idle.name), "not removed");
     assert!(rules_of(&idle12).is_empty(), "{:?}", rules_of(&idle12));
     assert_eq!(saves.take(), 2, "iptables-save runs");
@@ -919,17 +955,7 @@ fn rm_checks_again_after_removal_only_when_the_tables_changed() {
         &["-p", "18097:80", "busybox", "httpd", "-f", "-h", "/www"],
     );
     let id12 = busy.id12();
-    let resume = std::env::temp_dir().join(unique("resume"));
-    let mut child = berth_cmd()
-        .args(["rm", "-f", &busy.name])
-        .env("PATH", saves.path())
-        .env("BERTH_TEST_PAUSE", "withdrawn")
-        .env("BERTH_TEST_RESUME", &resume)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _stderr = wait_for_pause(&mut child, "withdrawn", 30);
+    let rm = saves.rm_paused_after_withdrawal(&busy.name);
     assert!(
         rules_of(&id12).is_empty(),
         "not withdrawn before the removal"
@@ -940,10 +966,7 @@ fn rm_checks_again_after_removal_only_when_the_tables_changed() {
         !rules_of(&id12).is_empty(),
         "nat sync did not publish again"
     );
-    std::fs::write(&resume, "").unwrap();
-    let status = child.wait().unwrap();
-    let _ = std::fs::remove_file(&resume);
-    assert!(status.success());
+    assert!(rm.resume().success());
     assert!(!exists(&busy.name), "not removed");
     assert!(
         rules_of(&id12).is_empty(),
