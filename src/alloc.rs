@@ -391,6 +391,41 @@ mod tests {
     }
 
     #[test]
+    fn the_search_jumps_only_past_holders_of_its_own_protocol() {
+        // udp holds 40000-40005 and tcp only 40000: the first free tcp port is 40001
+        let mut t = Taken::default();
+        t.add(ANY, "udp", 40000, 40005);
+        t.add(ANY, "tcp", 40000, 40000);
+        let got = alloc(&["80"], &t).unwrap();
+        assert_eq!(got[0].host_port, 40001, "{got:?}");
+        let got = alloc(&["80/udp"], &t).unwrap();
+        assert_eq!(got[0].host_port, 40006, "{got:?}");
+    }
+
+    #[test]
+    fn consecutive_explicit_bindings_merge_into_one_run_and_only_those() {
+        let got = alloc(
+            &[
+                "8000:80",
+                "8001:81",
+                "8002-8003:82-83",
+                "8004:84",
+                "8010:85",
+            ],
+            &Taken::default(),
+        )
+        .unwrap();
+        let runs: Vec<(u16, u16, u16)> = got
+            .iter()
+            .map(|p| (p.container_port, p.host_port, p.count))
+            .collect();
+        assert_eq!(runs, [(80, 8000, 5), (85, 8010, 1)]);
+        // a run ends where its host ports end: one past it does not continue it
+        let got = alloc(&["8000-8001:80-81", "8003:82"], &Taken::default()).unwrap();
+        assert_eq!(got.len(), 2, "{got:?}");
+    }
+
+    #[test]
     fn a_huge_range_is_one_run_and_clashes_name_the_first_taken_port() {
         let got = alloc(&["1024-65535:1024-65535"], &Taken::default()).unwrap();
         assert_eq!(got.len(), 1);
