@@ -289,14 +289,13 @@ impl PortSpecs {
                 }
             }
         }
-        self.bindings
-            .sort_by(|a, b| (&a.port, &a.binding).cmp(&(&b.port, &b.binding)));
+        self.bindings.sort_by(in_docker_order);
     }
 
     /// Every binding port by port, as Docker's parser lists them.
     pub fn each_binding(&self) -> impl Iterator<Item = Mapping> + '_ {
         let mut all: Vec<Mapping> = self.bindings.iter().flat_map(Mapping::ports).collect();
-        all.sort_by(|a, b| (&a.port, &a.binding).cmp(&(&b.port, &b.binding)));
+        all.sort_by(in_docker_order);
         all.into_iter()
     }
 
@@ -307,6 +306,11 @@ impl PortSpecs {
             None => Ok(()),
         }
     }
+}
+
+/// Docker's order of bindings: container port number, protocol, host IP, host port.
+fn in_docker_order(a: &Mapping, b: &Mapping) -> std::cmp::Ordering {
+    (&a.port, &a.binding).cmp(&(&b.port, &b.binding))
 }
 
 /// docker/cli's `convertToStandardNotation`: a value with any `=` is the long form

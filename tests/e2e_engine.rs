@@ -85,13 +85,8 @@ fn inspect_leaves_out_the_port_maps_and_keeps_the_rest() {
     sh_ok(&format!(
         "docker run -d --name {name} --label 'probe=\"ExposedPorts\":{{}}' -p 127.0.0.1:18193:80 --expose 7000-7999/udp busybox sleep 300"
     ));
-    let endpoint = berth::engine::endpoint::Endpoint {
-        host: "unix:///var/run/docker.sock".into(),
-        tls: None,
-        source: berth::config::Source::Default,
-    };
     berth::engine::block_on(async {
-        let engine = Engine::connect(&endpoint).await.unwrap();
+        let engine = Engine::connect(&local_endpoint()).await.unwrap();
         let full = engine.inspect_full(&name).await.unwrap();
         let slim = engine.inspect(&name).await.unwrap();
         // the positive control: the engine does list the ports

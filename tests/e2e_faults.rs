@@ -7,7 +7,6 @@
 mod common;
 
 use berth::engine::Engine;
-use berth::engine::endpoint::Endpoint;
 use berth::firewall::backend::{Backend, Faulty, Iptables};
 use berth::model::Family;
 use berth::reconcile::{Options, Reconciler, Scope};
@@ -30,11 +29,7 @@ fn rules(id12: &str, family: Family) -> Vec<String> {
 
 fn settings() -> Settings {
     Settings {
-        endpoint: Endpoint {
-            host: "unix:///var/run/docker.sock".into(),
-            tls: None,
-            source: berth::config::Source::Default,
-        },
+        endpoint: local_endpoint(),
         ..Settings::default()
     }
 }

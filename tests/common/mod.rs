@@ -23,6 +23,16 @@ pub fn berth_bin() -> &'static str {
 
 /// The berth binary as the tests run it: the local engine, and no watcher started
 /// behind a test's back (the watch tests start their own).
+/// The engine of this host's default socket, as berth's library addresses it.
+#[allow(dead_code)]
+pub fn local_endpoint() -> berth::engine::endpoint::Endpoint {
+    berth::engine::endpoint::Endpoint {
+        host: "unix:///var/run/docker.sock".into(),
+        tls: None,
+        source: berth::config::Source::Default,
+    }
+}
+
 pub fn berth_cmd() -> Command {
     let mut c = Command::new(berth_bin());
     c.env_remove("DOCKER_HOST").env("BERTH_WATCH", "off");
