@@ -566,3 +566,119 @@ fn restart_engine_with(args: &str) {
         "BERTH_DOCKERD_ARGS='{args}' bash -c 'source {setup}; start_docker' 2>&1"
     ));
 }
+
+/// The remote engine's engine ID, made the same as this host's own (a machine cloned
+/// from this one: its /var/lib/docker came along), and a fresh one again afterwards.
+struct ClonedId(String);
+
+impl ClonedId {
+    fn of_this_host() -> ClonedId {
+        let data = sh_ok(&format!(
+            "bash -c 'source {SCRIPTS}/setup.sh; source {SCRIPTS}/versions.sh; _rmt_conf; echo $_R_DATA'"
+        ))
+        .trim()
+        .to_string();
+        let path = format!("{data}/engine-id");
+        // a running remote engine has read its ID already
+        sh_ok(&format!(
+            "bash -c 'source {SCRIPTS}/setup.sh; source {SCRIPTS}/versions.sh; stop_remote_engine' 2>&1"
+        ));
+        let ours = sh_ok("docker info -f '{{.ID}}'").trim().to_string();
+        assert!(!ours.is_empty(), "this host's engine has no ID");
+        sh_ok(&format!("mkdir -p {data} && printf '%s' '{ours}' > {path}"));
+        ClonedId(path)
+    }
+}
+
+impl Drop for ClonedId {
+    fn drop(&mut self) {
+        sh(&format!("rm -f {}", self.0));
+    }
+}
+
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
+fn a_clone_of_this_host_reached_at_a_port_this_host_listens_on_is_elsewhere() {
+    // The engine-ID check cannot tell a clone of this machine from this host: only the
+    // connection's other end can (berth's connection to the clone ends in its
+    // namespace, whatever listens on the same port here).
+    struct Back;
+    impl Drop for Back {
+        fn drop(&mut self) {
+            restart_engine_with("");
+        }
+    }
+    let _back = Back;
+    struct Shut;
+    impl Drop for Shut {
+        fn drop(&mut self) {
+            sh(
+                "iptables -D INPUT ! -i lo -p tcp --dport 23752 -j DROP; ip6tables -D INPUT ! -i lo -p tcp --dport 23752 -j DROP",
+            );
+        }
+    }
+    let _shut = Shut;
+    sh_ok(
+        "iptables -I INPUT ! -i lo -p tcp --dport 23752 -j DROP && ip6tables -I INPUT ! -i lo -p tcp --dport 23752 -j DROP",
+    );
+    restart_engine_with("-H unix:///var/run/docker.sock -H tcp://0.0.0.0:23752");
+    // dropped after the remote engine is stopped (declared before it)
+    let _id = ClonedId::of_this_host();
+    let _r = Remote::up();
+    // the fault is real: the clone says it is this host's engine
+    let ours = sh_ok("docker info -f '{{.ID}}'").trim().to_string();
+    let theirs = sh_ok(&format!("docker -H {REMOTE} info -f '{{{{.ID}}}}'"))
+        .trim()
+        .to_string();
+    assert_eq!(theirs, ours, "the remote engine did not take the cloned ID");
+    assert!(
+        tcp_listening(23752),
+        "this host's engine does not listen on :23752"
+    );
+    let relay = Background::sh(
+        "ip netns exec berth-rmt socat TCP-LISTEN:23752,bind=198.18.9.2,fork,reuseaddr TCP:198.18.9.2:2375",
+    );
+    assert!(eventually(3, || sh(
+        "ip netns exec berth-rmt ss -Htln 'sport = :23752' | grep -q ."
+    )
+    .0));
+    // positive control: this host's engine at the same port is local, and berth
+    // publishes for it
+    let name = unique("clonehere");
+    let _c = Container::named(&name);
+    let o = berth_on(
+        "tcp://127.0.0.1:23752",
+        &[
+            "run", "-d", "--name", &name, "-p", "18879:80", "busybox", "httpd", "-f", "-h", "/www",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = sh_ok(&format!("docker inspect -f '{{{{.Id}}}}' {name}"))[..12].to_string();
+    assert!(
+        !rules_of(&id).is_empty(),
+        "berth did not publish for its own engine at :23752: {}",
+        stderr(&o)
+    );
+    // the clone at the same port: elsewhere
+    let name2 = unique("clonethere");
+    let _gone = OnRemote(name2.clone());
+    let before = tables();
+    let o = berth_on(
+        "tcp://198.18.9.2:23752",
+        &[
+            "run", "-d", "--name", &name2, "-p", "18880:80", "busybox", "httpd", "-f", "-h", "/www",
+        ],
+    );
+    let after = tables();
+    drop(relay);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("publishes these ports itself"),
+        "a clone of this host elsewhere was taken for this host's engine: {}",
+        stderr(&o)
+    );
+    assert_eq!(
+        after, before,
+        "berth wrote rules here for a clone of this host elsewhere"
+    );
+}
