@@ -1097,6 +1097,82 @@ mod tests {
     }
 
     #[test]
+    fn intervals_read_their_units_and_stay_between_100_ms_and_an_hour() {
+        for (text, ms) in [
+            ("5s", 5_000),
+            ("500ms", 500),
+            ("2m", 120_000),
+            ("1h", 3_600_000),
+            ("5", 5_000),
+            ("0.5", 500),
+            (" 2M ", 120_000),
+            ("100ms", 100),
+        ] {
+            assert_eq!(
+                parse_interval(text),
+                Ok(Duration::from_millis(ms)),
+                "{text:?}"
+            );
+        }
+        for bad in [
+            "", "s", "ms", "-1", "1e3", "abc", "1.5.2", "50ms", "0.05", "2h", "3601",
+        ] {
+            assert_eq!(
+                parse_interval(bad),
+                Err(WANT_INTERVAL.to_string()),
+                "{bad:?}"
+            );
+        }
+        // what `config show` prints reads back as itself
+        for text in ["5s", "500ms", "1500ms"] {
+            assert_eq!(show_interval(parse_interval(text).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn engine_local_is_auto_or_a_switch() {
+        assert_eq!(parse_engine_local(" AUTO "), Ok(None));
+        for on in ["yes", "on", "true"] {
+            assert_eq!(parse_engine_local(on), Ok(Some(true)), "{on:?}");
+        }
+        for off in ["no", "off", "false"] {
+            assert_eq!(parse_engine_local(off), Ok(Some(false)), "{off:?}");
+        }
+        for bad in ["", "maybe", "automatic"] {
+            assert_eq!(
+                parse_engine_local(bad),
+                Err(WANT_ENGINE_LOCAL.to_string()),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn docker_cli_is_a_bare_name_or_an_absolute_path() {
+        for (text, path) in [
+            ("docker", "docker"),
+            ("/usr/bin/docker", "/usr/bin/docker"),
+            (" docker.io ", "docker.io"),
+        ] {
+            assert_eq!(parse_docker_cli(text), Ok(Some(PathBuf::from(path))));
+        }
+        for bad in [
+            "",
+            "  ",
+            "bin/docker",
+            "./docker",
+            "my docker",
+            "/usr/bin/my docker",
+        ] {
+            assert_eq!(
+                parse_docker_cli(bad),
+                Err(WANT_DOCKER_CLI.to_string()),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn host_takes_the_three_schemes_and_a_socket_path() {
         for good in [
             "unix:///var/run/docker.sock",
@@ -1104,6 +1180,9 @@ mod tests {
             "http://localhost:2375",
             "/run/user/1000/docker.sock",
             "ssh://me@host",
+            // docker reads a bare HOST:PORT as tcp
+            "localhost:2375",
+            "10.0.0.1:2375",
         ] {
             assert_eq!(parse_host(good).as_deref(), Ok(good));
         }
@@ -1118,6 +1197,10 @@ mod tests {
             "https://h:2376",
             "npipe:////./pipe/docker_engine",
             "tcp://a b:1",
+            // a bare HOST:PORT needs a port of digits, and a host that is not a path
+            "localhost:",
+            "localhost:port",
+            "run/docker:2375",
         ] {
             assert_eq!(parse_host(bad), Err(WANT_HOST.to_string()), "{bad:?}");
         }
