@@ -857,6 +857,120 @@ mod tests {
     }
 
     #[test]
+    fn the_other_base_options_and_stray_words() {
+        let r = rule("-A FORWARD -s 10.0.0.1/32 ! -o docker0 ! -f -c 5 300 -j ACCEPT");
+        assert_eq!(
+            r.source,
+            Some(Neg {
+                negated: false,
+                value: "10.0.0.1/32"
+            })
+        );
+        assert_eq!(
+            r.out_interface,
+            Some(Neg {
+                negated: true,
+                value: "docker0"
+            })
+        );
+        assert_eq!(r.fragment, Some(true));
+        assert_eq!(
+            r.counters,
+            Counters {
+                packets: 5,
+                bytes: 300
+            }
+        );
+        assert!(r.extra.is_empty(), "{:?}", r.extra);
+        assert_eq!(rule("-A X --fragment -j RETURN").fragment, Some(false));
+        assert_eq!(rule("-A X -j RETURN").fragment, None);
+        // words that are no option stay as they are, in their order
+        let r = rule("-A X stray -- -j RETURN");
+        assert_eq!(r.extra, vec!["stray", "--"]);
+        assert!(r.matches.is_empty());
+        assert_eq!(r.target_name(), "RETURN");
+    }
+
+    #[test]
+    fn long_names_of_the_base_options() {
+        let r = rule(
+            "-A X --source 1.2.3.4 ! --destination 5.6.7.8 --in-interface eth0 --out-interface eth1 --protocol udp --fragment --set-counters 7 8 --match udp --dport 53 --jump DNAT --to-destination 9.9.9.9:53",
+        );
+        let plain = |value| {
+            Some(Neg {
+                negated: false,
+                value,
+            })
+        };
+        assert_eq!(r.source, plain("1.2.3.4"));
+        assert_eq!(
+            r.destination,
+            Some(Neg {
+                negated: true,
+                value: "5.6.7.8"
+            })
+        );
+        assert_eq!(r.in_interface, plain("eth0"));
+        assert_eq!(r.out_interface, plain("eth1"));
+        assert_eq!(r.protocol, plain("udp"));
+        assert_eq!(r.fragment, Some(false));
+        assert_eq!(
+            r.counters,
+            Counters {
+                packets: 7,
+                bytes: 8
+            }
+        );
+        assert_eq!(r.matches.len(), 1);
+        assert_eq!(r.matches[0].name, "udp");
+        assert_eq!(r.matches[0].option("dport").unwrap().value, "53");
+        let t = r.target.as_ref().unwrap();
+        assert_eq!((t.name, t.goto), ("DNAT", false));
+        assert_eq!(t.option("to-destination").unwrap().value, "9.9.9.9:53");
+        assert!(r.extra.is_empty(), "{:?}", r.extra);
+        let r = rule("-A X --src 1.2.3.4 --dst 5.6.7.8 --goto Y");
+        assert_eq!(
+            (r.source, r.destination),
+            (plain("1.2.3.4"), plain("5.6.7.8"))
+        );
+        assert!(r.target.unwrap().goto);
+    }
+
+    #[test]
+    fn options_take_their_own_number_of_words() {
+        // a flag takes none, --tcp-flags two, others up to the next option
+        let r = rule(
+            "-A X -p tcp -m tcp --tcp-flags FIN,SYN SYN stray --syn lone -m foo --bar a b -j MASQUERADE --random-fully after",
+        );
+        let m = &r.matches[0];
+        assert_eq!(m.option("tcp-flags").unwrap().value, "FIN,SYN SYN");
+        assert_eq!(m.option("syn").unwrap().value, "");
+        assert_eq!(r.matches[1].option("bar").unwrap().value, "a b");
+        let t = r.target.as_ref().unwrap();
+        assert_eq!(t.option("random-fully").unwrap().value, "");
+        assert_eq!(r.extra, vec!["stray", "lone", "after"]);
+        // quoted words of a value lose their quotes, however many there are
+        let r = rule(r#"-A X -m foo --bar "x y" z --qux "a" "b" -j RETURN"#);
+        assert_eq!(r.matches[0].option("bar").unwrap().value, "x y z");
+        assert_eq!(r.matches[0].option("qux").unwrap().value, "a b");
+    }
+
+    #[test]
+    fn only_appends_are_rules_and_only_commit_commits() {
+        // positive controls: the same lines as appends
+        assert_eq!(rule("-A X -j RETURN").chain, "X");
+        assert_eq!(rule("--append X -j RETURN").chain, "X");
+        for not in ["-I X -j RETURN", "-D X -j RETURN", "[1:2] -N X", "-N X"] {
+            assert_eq!(parse_rule(not), None, "{not}");
+            assert_eq!(parse_line(not), Line::Other(not), "{not}");
+        }
+        assert_eq!(parse_line("COMMIT"), Line::Commit);
+        for other in ["garbage", "", "COMMITTED", "commit"] {
+            assert_eq!(parse_line(other), Line::Other(other), "{other:?}");
+        }
+    }
+
+    #[test]
     fn quoted_comments_are_unescaped() {
         let r =
             rule(r#"-A X -m comment --comment "a \"b\" \\ \'c\' d" -m comment --comment "" -g Y"#);
