@@ -953,6 +953,9 @@ mod tests {
         let r = rule(r#"-A X -m foo --bar "x y" z --qux "a" "b" -j RETURN"#);
         assert_eq!(r.matches[0].option("bar").unwrap().value, "x y z");
         assert_eq!(r.matches[0].option("qux").unwrap().value, "a b");
+        // a closing quote ends a word, as in iptables-restore: `a""b c` is three words
+        let r = rule(r#"-A X -m foo --bar a""b c -j RETURN"#);
+        assert_eq!(r.matches[0].option("bar").unwrap().value, "a b c");
     }
 
     #[test]
@@ -1086,6 +1089,21 @@ mod tests {
         assert_eq!(t.chain("A").unwrap().references, 2);
         assert_eq!(t.chain("b").unwrap().references, 1);
         assert_eq!(t.chain("_x").unwrap().references, 0);
+    }
+
+    #[test]
+    fn only_the_nat_table_is_read() {
+        let t = Table::parse(
+            "*filter\n:FORWARD DROP [0:0]\n:F - [0:0]\n-A FORWARD -j F\nCOMMIT\n\
+             *nat\n:PREROUTING ACCEPT [0:0]\n:N - [0:0]\n-A PREROUTING -j N\nCOMMIT\n\
+             *raw\n:PREROUTING ACCEPT [0:0]\n:R - [0:0]\n-A PREROUTING -j R\nCOMMIT\n",
+        );
+        // positive control: the nat table's own chain and rule are there
+        assert_eq!(t.chain("N").unwrap().references, 1);
+        assert_eq!(t.chain("PREROUTING").unwrap().rules.len(), 1);
+        for other in ["FORWARD", "F", "R"] {
+            assert!(t.chain(other).is_none(), "{other}");
+        }
     }
 
     #[test]
