@@ -765,10 +765,6 @@ impl<'a> Chain<'a> {
             rules: Vec::new(),
         }
     }
-
-    pub fn is_builtin(&self) -> bool {
-        BUILTIN_CHAINS.contains(&self.name)
-    }
 }
 
 /// iptables' chain order: the built-in chains in hook order, then the rest by byte
