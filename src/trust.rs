@@ -79,8 +79,13 @@ impl Key {
                 .create(dir)?;
         }
         let mut bytes = [0u8; 32];
-        fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut tag = [0u8; 8];
+        let mut random = fs::File::open("/dev/urandom")?;
+        random.read_exact(&mut bytes)?;
+        random.read_exact(&mut tag)?;
+        // a name of its own, whatever another berth (or one that died at this point with
+        // the same pid) left
+        let tmp = path.with_extension(format!("tmp{}-{}", std::process::id(), hex(&tag)));
         {
             let mut f = fs::File::options()
                 .write(true)
@@ -283,6 +288,85 @@ mod tests {
             "a key others can read is refused"
         );
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn berths_making_the_key_at_once_all_get_the_first_one() {
+        // the loser of the race reads the winner's key instead of failing
+        let base = std::env::temp_dir().join(format!("berth-key-race-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        for round in 0..20 {
+            let path = base.join(format!("{round}/seal.key"));
+            let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let keys: Vec<io::Result<Key>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        let (start, path) = (start.clone(), path.clone());
+                        s.spawn(move || {
+                            start.wait();
+                            Key::load_or_create(&path)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let on_disk = Key::load(&path).unwrap();
+            for k in keys {
+                assert_eq!(k.unwrap().0, on_disk.0, "round {round}");
+            }
+            // no temporary file left beside the key
+            let left: Vec<_> = fs::read_dir(path.parent().unwrap())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(left, vec![std::ffi::OsString::from("seal.key")]);
+        }
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn a_key_others_can_read_is_refused_and_left_as_it_is() {
+        let dir = std::env::temp_dir().join(format!("berth-key-open-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("seal.key");
+        fs::write(&path, [9u8; 32]).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Key::load_or_create(&path).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert!(e.to_string().contains("readable by others"), "{e}");
+        assert_eq!(fs::read(&path).unwrap(), [9u8; 32], "the key was replaced");
+        // positive control: the same file, root's only, is used as it is
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(Key::load_or_create(&path).unwrap().0, [9u8; 32]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_key_never_shows_and_distrust_says_why() {
+        assert_eq!(format!("{:?}", Key::from_bytes([7; 32])), "Key(..)");
+        for (why, text) in [
+            (
+                Distrust::Unsealed,
+                "its io.berth.ports label has no seal: berth did not write it",
+            ),
+            (
+                Distrust::BadSeal,
+                "its io.berth.ports label does not match its seal under this host's key",
+            ),
+            (
+                Distrust::FromImage,
+                "its io.berth.ports label came with its image, not from berth",
+            ),
+            (
+                Distrust::Copied {
+                    original: "web".into(),
+                },
+                "its io.berth.ports label is a copy of container web's",
+            ),
+        ] {
+            assert_eq!(why.to_string(), text);
+        }
     }
 }
 
