@@ -239,6 +239,16 @@ mod tests {
         assert!(!Key::from_bytes([8; 32]).verifies(&seal, PORTS));
         assert!(!key.verifies("v1:zz:00", PORTS));
         assert!(!key.verifies(&format!("{seal}:x"), PORTS));
+        // a seal's nonce is 32 hex digits, even under the right key and MAC
+        let nonce = "0123456789abcdef0123456789abcdef";
+        assert!(key.verifies(&key.seal_with(nonce, PORTS), PORTS));
+        for bad in [
+            "0123",
+            "0123456789abcdef0123456789abcdeg",
+            &format!("{nonce}0"),
+        ] {
+            assert!(!key.verifies(&key.seal_with(bad, PORTS), PORTS), "{bad}");
+        }
         // fresh nonces: two containers with the same ports get different seals
         assert_ne!(seal, key.seal(PORTS).unwrap());
     }
