@@ -353,6 +353,66 @@ mod tests {
     }
 
     #[test]
+    fn shown_ports_need_a_seal_that_holds_and_did_not_come_with_the_image() {
+        use crate::model::{PORTS_LABEL, SEAL_LABEL};
+        let key = Key::from_bytes([7; 32]);
+        let seal = key.seal(PORTS).unwrap();
+        let labels = |seal: Option<&str>| {
+            let mut l = std::collections::HashMap::new();
+            l.insert(PORTS_LABEL.to_string(), PORTS.to_string());
+            if let Some(s) = seal {
+                l.insert(SEAL_LABEL.to_string(), s.to_string());
+            }
+            l
+        };
+        let mut shown = Shown {
+            key: Some(key.clone()),
+            image_seals: Default::default(),
+        };
+        shown.image_seals.insert("sha256:plain".into(), None);
+        shown
+            .image_seals
+            .insert("sha256:other".into(), Some(key.seal(PORTS).unwrap()));
+        shown
+            .image_seals
+            .insert("sha256:committed".into(), Some(seal.clone()));
+        // positive controls: a sealed label is shown, from an image without that seal
+        let want = crate::model::from_label(PORTS);
+        assert!(want.as_ref().is_some_and(|p| p.len() == 1));
+        for image in [
+            None,
+            Some("sha256:plain"),
+            Some("sha256:other"),
+            Some("sha256:unknown"),
+        ] {
+            assert_eq!(
+                shown.published(Some(&labels(Some(&seal))), image),
+                want,
+                "{image:?}"
+            );
+        }
+        // no labels, no seal, a seal under another key, the image's own seal
+        assert_eq!(shown.published(None, None), None);
+        assert_eq!(shown.published(Some(&labels(None)), None), None);
+        let forged = Key::from_bytes([1; 32]).seal(PORTS).unwrap();
+        assert_eq!(shown.published(Some(&labels(Some(&forged))), None), None);
+        assert_eq!(
+            shown.published(Some(&labels(Some(&seal))), Some("sha256:committed")),
+            None
+        );
+        // without the key (not root): the seal cannot be checked, the image still can
+        let keyless = Shown {
+            key: None,
+            image_seals: shown.image_seals.clone(),
+        };
+        assert_eq!(keyless.published(Some(&labels(Some(&forged))), None), want);
+        assert_eq!(
+            keyless.published(Some(&labels(Some(&seal))), Some("sha256:committed")),
+            None
+        );
+    }
+
+    #[test]
     fn the_key_never_shows_and_distrust_says_why() {
         assert_eq!(format!("{:?}", Key::from_bytes([7; 32])), "Key(..)");
         for (why, text) in [

@@ -890,7 +890,7 @@ mod tests {
     #[test]
     fn long_names_of_the_base_options() {
         let r = rule(
-            "-A X --source 1.2.3.4 ! --destination 5.6.7.8 --in-interface eth0 --out-interface eth1 --protocol udp --fragment --set-counters 7 8 --match udp --dport 53 --jump DNAT --to-destination 9.9.9.9:53",
+            "-A X --source 1.2.3.4 ! --destination 5.6.7.8 --in-interface eth0 --out-interface eth1 --protocol udp --fragment --set-counters 7 8 --match udp --dport 53 --match comment --comment hi --jump DNAT --to-destination 9.9.9.9:53",
         );
         let plain = |value| {
             Some(Neg {
@@ -917,9 +917,10 @@ mod tests {
                 bytes: 8
             }
         );
-        assert_eq!(r.matches.len(), 1);
-        assert_eq!(r.matches[0].name, "udp");
+        let names: Vec<&str> = r.matches.iter().map(|m| m.name).collect();
+        assert_eq!(names, ["udp", "comment"]);
         assert_eq!(r.matches[0].option("dport").unwrap().value, "53");
+        assert_eq!(r.comments().collect::<Vec<_>>(), ["hi"]);
         let t = r.target.as_ref().unwrap();
         assert_eq!((t.name, t.goto), ("DNAT", false));
         assert_eq!(t.option("to-destination").unwrap().value, "9.9.9.9:53");
