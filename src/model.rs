@@ -280,6 +280,16 @@ mod tests {
         assert_eq!(p("0.0.0.0", false).host_ips(true, true), vec![any]);
         assert_eq!(p("::1", false).host_ips(true, false), Vec::<IpAddr>::new());
         assert_eq!(p("fd00::1", false).host_ips(true, true).len(), 1);
+        // an IPv4 address needs the container to have one; a dual binding still gets [::]
+        assert_eq!(
+            p("0.0.0.0", false).host_ips(false, true),
+            Vec::<IpAddr>::new()
+        );
+        assert_eq!(p("0.0.0.0", true).host_ips(false, true), vec![any6]);
+        assert_eq!(
+            p("fd00::1", false).host_ips(true, false),
+            Vec::<IpAddr>::new()
+        );
     }
 
     #[test]
@@ -294,5 +304,169 @@ mod tests {
         assert_eq!(from_label(bad), None);
         let bad = r#"[{"proto":"icmp","container_port":80,"host_ip":"0.0.0.0","host_port":1}]"#;
         assert_eq!(from_label(bad), None);
+    }
+
+    #[test]
+    fn ids_are_twelve_lowercase_hex_digits_and_show_as_such() {
+        assert_eq!(
+            Id12::new("0123456789af").unwrap().to_string(),
+            "0123456789af"
+        );
+        assert_eq!(Id12::new("0123456789ag"), None);
+        assert_eq!(Id12::new("0123456789A0"), None);
+        assert_eq!(Id12::new("0123456789a"), None);
+        assert_eq!(Id12::new("berth:012345"), None);
+    }
+
+    #[test]
+    fn families_name_their_addresses() {
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        let v6: IpAddr = "fd00::1".parse().unwrap();
+        assert_eq!(Family::of(&v4), Family::V4);
+        assert_eq!(Family::of(&v6), Family::V6);
+        assert_eq!(
+            (Family::V4.host_prefix(), Family::V6.host_prefix()),
+            (32, 128)
+        );
+        assert_eq!((Family::V4.name(), Family::V6.name()), ("IPv4", "IPv6"));
+        assert_eq!(Family::V4.unspecified().to_string(), "0.0.0.0");
+        assert_eq!(Family::V6.unspecified().to_string(), "::");
+    }
+
+    #[test]
+    fn a_run_ends_where_its_count_says_and_pairs_its_ports() {
+        let mut r = p("0.0.0.0", false);
+        assert_eq!((r.host_end(), r.container_end()), (8080, 80));
+        assert_eq!(r.pairs().collect::<Vec<_>>(), vec![(8080, 80)]);
+        r.count = 3;
+        assert_eq!((r.host_end(), r.container_end()), (8082, 82));
+        assert_eq!(
+            r.pairs().collect::<Vec<_>>(),
+            vec![(8080, 80), (8081, 81), (8082, 82)]
+        );
+        // a count of 0 (never valid) still ends at its start
+        r.count = 0;
+        assert_eq!((r.host_end(), r.container_end()), (8080, 80));
+        assert_eq!(r.pairs().count(), 0);
+    }
+
+    #[test]
+    fn only_sane_runs_are_valid() {
+        let good = p("0.0.0.0", false);
+        assert!(good.is_valid());
+        for proto in ["udp", "sctp"] {
+            assert!(
+                Published {
+                    proto: proto.into(),
+                    ..good.clone()
+                }
+                .is_valid()
+            );
+        }
+        assert!(
+            !Published {
+                count: 0,
+                ..good.clone()
+            }
+            .is_valid()
+        );
+        // the last port of a run may be 65535, never past it, on either side
+        let edge = Published {
+            host_port: 65534,
+            container_port: 65534,
+            count: 2,
+            ..good.clone()
+        };
+        assert!(edge.is_valid());
+        assert!(
+            !Published {
+                container_port: 65535,
+                ..edge.clone()
+            }
+            .is_valid()
+        );
+        assert!(
+            !Published {
+                host_port: 65535,
+                ..edge.clone()
+            }
+            .is_valid()
+        );
+        // a single port needs no count in the label, and dual only when set
+        let label = to_label(&[good.clone(), p("0.0.0.0", true)]);
+        assert_eq!(label.matches("dual").count(), 1, "{label}");
+    }
+
+    #[test]
+    fn a_containers_families_are_the_addresses_it_has() {
+        use bollard::models::{ContainerInspectResponse, ContainerSummary, EndpointSettings};
+        use std::collections::HashMap;
+        let ep = |v4: &str, v6: &str| EndpointSettings {
+            ip_address: Some(v4.into()),
+            global_ipv6_address: Some(v6.into()),
+            ..Default::default()
+        };
+        let inspect = |eps: Vec<EndpointSettings>| ContainerInspectResponse {
+            network_settings: Some(bollard::models::NetworkSettings {
+                networks: Some(
+                    eps.into_iter()
+                        .enumerate()
+                        .map(|(i, e)| (format!("n{i}"), e))
+                        .collect::<HashMap<_, _>>(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            families_of(&inspect(vec![ep("172.17.0.2", "")])),
+            (true, false)
+        );
+        assert_eq!(
+            families_of(&inspect(vec![ep("", "fd00::2")])),
+            (false, true)
+        );
+        assert_eq!(
+            families_of(&inspect(vec![ep("", ""), ep("172.18.0.2", "fd00::2")])),
+            (true, true)
+        );
+        assert_eq!(families_of(&inspect(vec![ep("", "")])), (false, false));
+        assert_eq!(
+            families_of(&ContainerInspectResponse::default()),
+            (false, false)
+        );
+        let listed = ContainerSummary {
+            network_settings: Some(bollard::models::ContainerSummaryNetworkSettings {
+                networks: Some(HashMap::from([("n".to_string(), ep("", "fd00::3"))])),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(families_of_listed(&listed), (false, true));
+        assert_eq!(
+            families_of_listed(&ContainerSummary::default()),
+            (false, false)
+        );
+    }
+
+    #[test]
+    fn an_endpoint_gives_the_address_of_each_family() {
+        let a = |ip: &str| Address {
+            ip: ip.parse().unwrap(),
+            bridge: "docker0".into(),
+        };
+        let e = Endpoint {
+            id: Id12::new("0123456789ab").unwrap(),
+            v4: Some(a("172.17.0.2")),
+            v6: None,
+        };
+        assert_eq!(e.address(Family::V4), Some(&a("172.17.0.2")));
+        assert_eq!(e.address(Family::V6), None);
+        let e = Endpoint {
+            v4: None,
+            v6: Some(a("fd00::2")),
+            ..e
+        };
+        assert_eq!(e.address(Family::V6), Some(&a("fd00::2")));
+        assert_eq!(e.address(Family::V4), None);
     }
 }

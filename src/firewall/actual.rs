@@ -211,4 +211,149 @@ mod tests {
         );
         assert!(a.has_line(Table::Nat, "-A BERTH -j RETURN"));
     }
+
+    fn strings(x: &[&str]) -> Vec<String> {
+        x.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn part(c: &mut ContainerActual, t: usize) -> &mut Vec<String> {
+        match t {
+            0 => &mut c.dnat,
+            1 => &mut c.nat,
+            2 => &mut c.filter,
+            _ => &mut c.raw,
+        }
+    }
+
+    #[test]
+    fn found_rules_match_the_wanted_ones_in_any_order_and_only_those() {
+        let want = ContainerRules {
+            chain: "C".into(),
+            dnat: strings(&["d1", "d2", "d3"]),
+            nat: strings(&["n1", "n2"]),
+            filter: strings(&["f1"]),
+            raw: strings(&["r1", "r2"]),
+        };
+        let found = ContainerActual {
+            chain: true,
+            dnat: strings(&["d3", "d2", "d1"]),
+            nat: strings(&["n2", "n1"]),
+            filter: strings(&["f1"]),
+            raw: strings(&["r2", "r1"]),
+        };
+        assert!(found.matches(&want));
+        // 3 + 2 + 1 + 2: no two parts whose sum is their product
+        assert_eq!(found.len(), 8);
+        assert!(!found.is_empty());
+        let back = found.as_rules("C".into());
+        assert_eq!((back.chain.as_str(), back.len()), ("C", 8));
+        assert!(found.matches(&back));
+        for (t, table) in [(1, Table::Nat), (2, Table::Filter), (3, Table::Raw)] {
+            assert_eq!(found.shared(table), part(&mut found.clone(), t).as_slice());
+        }
+        // one rule more, one less, one different, in any part: no match
+        for t in 0..4 {
+            let mut more = found.clone();
+            part(&mut more, t).push("x".into());
+            let mut less = found.clone();
+            part(&mut less, t).pop();
+            let mut other = found.clone();
+            part(&mut other, t)[0] = "x".into();
+            // the same count with a rule twice is not the same rules either
+            let mut twice = found.clone();
+            let first = part(&mut twice, t)[0].clone();
+            if let Some(last) = part(&mut twice, t).last_mut() {
+                *last = first;
+            }
+            assert!(!more.matches(&want), "{t}: one more");
+            assert!(!less.matches(&want), "{t}: one less");
+            assert!(!other.matches(&want), "{t}: one different");
+            if part(&mut found.clone(), t).len() > 1 {
+                assert!(!twice.matches(&want), "{t}: one twice");
+            }
+        }
+        // the chain must exist exactly when there are DNAT rules
+        assert!(
+            !ContainerActual {
+                chain: false,
+                ..found.clone()
+            }
+            .matches(&want)
+        );
+        let none = ContainerRules::default();
+        assert!(ContainerActual::default().matches(&none));
+        assert!(
+            !ContainerActual {
+                chain: true,
+                ..Default::default()
+            }
+            .matches(&none)
+        );
+        // an empty chain is not nothing: it is an orphan to remove
+        assert!(ContainerActual::default().is_empty());
+        assert!(
+            !ContainerActual {
+                chain: true,
+                ..Default::default()
+            }
+            .is_empty()
+        );
+        let raw_only = ContainerActual {
+            raw: strings(&["r"]),
+            ..Default::default()
+        };
+        assert!(!raw_only.is_empty());
+        assert_eq!(raw_only.len(), 1);
+    }
+
+    #[test]
+    fn forward_comes_from_docker_user_where_docker_made_it() {
+        let l = Layout::default();
+        let a = Actual::parse(
+            "*filter\n:FORWARD ACCEPT [0:0]\n:DOCKER-USER - [0:0]\nCOMMIT\n",
+            &l,
+        );
+        assert_eq!(a.forward_from(), "DOCKER-USER");
+        // a DOCKER-USER chain of another table is not the one
+        let a = Actual::parse(
+            "*nat\n:DOCKER-USER - [0:0]\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n",
+            &l,
+        );
+        assert_eq!(a.forward_from(), "FORWARD");
+        assert!(a.has_chain(Table::Nat, "DOCKER-USER"));
+        assert!(!a.has_chain(Table::Filter, "DOCKER-USER"));
+    }
+
+    #[test]
+    fn rules_of_each_shared_chain_go_to_their_table_and_a_prefix_is_honoured() {
+        let l = Layout::new("PUB", true);
+        let tag = "-m comment --comment \"berth:0123456789ab\"";
+        let save = format!(
+            "*raw\n:PUB-RAW - [0:0]\n-A PUB-RAW -d 172.17.0.2/32 {tag} -j DROP\nCOMMIT\n\
+             *nat\n:PUB - [0:0]\n:PUB-POSTROUTING - [0:0]\n:PUB-0123456789ab - [0:0]\n\
+             -A PUB {tag} -j PUB-0123456789ab\n\
+             -A PUB-POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 {tag} -j MASQUERADE\n\
+             -A BERTH {tag} -j RETURN\nCOMMIT\n\
+             *filter\n:PUB-FORWARD - [0:0]\n:PUB-INPUT - [0:0]\n\
+             -A PUB-FORWARD -d 172.17.0.2/32 {tag} -j ACCEPT\n\
+             -A PUB-INPUT {tag} -j DROP\nCOMMIT\n"
+        );
+        let a = Actual::parse(&save, &l);
+        let c = a.of(&Id12::new("0123456789ab").unwrap());
+        // the chain exists though it is empty; BERTH is not this layout's chain
+        assert!(c.chain && c.dnat.is_empty());
+        assert_eq!(
+            (c.raw.len(), c.nat.len(), c.filter.len()),
+            (1, 2, 2),
+            "{c:#?}"
+        );
+        assert!(c.raw[0].starts_with("-A PUB-RAW "));
+        assert!(c.filter.iter().all(|r| r.starts_with("-A PUB-")));
+        let raw = format!("-A PUB-RAW -d 172.17.0.2/32 {tag} -j DROP");
+        assert!(a.has_line(Table::Raw, &raw) && !a.has_line(Table::Filter, &raw));
+        assert_eq!(a.containers.len(), 1);
+        // rules before any table line belong to none
+        let a = Actual::parse(&format!(":PUB - [0:0]\n-A PUB {tag} -j RETURN\n"), &l);
+        assert!(a.containers.is_empty() && a.lines.is_empty() && a.chains.is_empty());
+    }
 }

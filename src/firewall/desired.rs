@@ -522,6 +522,22 @@ mod tests {
     #[test]
     fn golden_files() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+        // every file is a case and every case a file
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".rules").map(str::to_string)
+            })
+            .collect();
+        files.sort();
+        let mut cases: Vec<String> = golden_cases()
+            .into_iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        cases.sort();
+        assert_eq!(cases, files);
+        assert_eq!(cases.len(), 8);
         for (name, text) in golden_cases() {
             let path = dir.join(format!("{name}.rules"));
             let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
@@ -667,6 +683,8 @@ mod tests {
     #[test]
     fn no_bindings_no_rules_and_duplicates_are_one() {
         assert!(v4(&[]).is_empty());
+        // no rules, but the same chain name as with rules (what restore_text would use)
+        assert_eq!(v4(&[]).chain, "BERTH-0123456789ab");
         let p = publ("tcp", 80, "0.0.0.0", 8080, 1);
         assert_eq!(v4(&[p.clone(), p]).dnat.len(), 1);
     }
@@ -695,5 +713,150 @@ mod tests {
             == Some("-A OUTPUT ! -d ::1/128 -m addrtype --dst-type LOCAL -j BERTH")));
         assert!(!v6.iter().any(|b| format!("{b}").contains("127.0.0.0/8")));
         assert!(!v6.iter().any(|b| format!("{b}").contains("INPUT")));
+    }
+
+    #[test]
+    fn a_layout_owns_its_chains_and_twelve_digit_container_chains_only() {
+        let l = Layout::new("PUB", false);
+        for c in [
+            "PUB",
+            "PUB-POSTROUTING",
+            "PUB-FORWARD",
+            "PUB-INPUT",
+            "PUB-RAW",
+            "PUB-0123456789ab",
+        ] {
+            assert!(l.owns(c), "{c}");
+        }
+        for c in [
+            "BERTH",
+            "BERTH-RAW",
+            "PUB-OTHER",
+            "PUB-0123456789abc",
+            "PUB-0123456789a",
+            "DOCKER",
+        ] {
+            assert!(!l.owns(c), "{c}");
+        }
+        assert_eq!(l.container_chain(&id()), "PUB-0123456789ab");
+        assert_eq!(l.chain_container("PUB-0123456789ab"), Some(id()));
+        assert_eq!(l.chain_container("PUB-0123456789abc"), None);
+        assert!(!l.localhost && Layout::default().localhost);
+    }
+
+    #[test]
+    fn tables_by_name() {
+        for t in Table::ALL {
+            assert_eq!(Table::from_name(t.name()), Some(t));
+        }
+        assert_eq!(Table::ALL.map(Table::name), ["raw", "nat", "filter"]);
+        assert_eq!(Table::from_name("mangle"), None);
+    }
+
+    #[test]
+    fn rules_of_one_table_are_not_nothing() {
+        let only = |t: usize| {
+            let mut r = ContainerRules::default();
+            let v = vec!["-A X -j RETURN".to_string()];
+            match t {
+                0 => r.dnat = v,
+                1 => r.nat = v,
+                2 => r.filter = v,
+                _ => r.raw = v,
+            }
+            r
+        };
+        assert!(ContainerRules::default().is_empty());
+        for t in 0..4 {
+            assert!(!only(t).is_empty(), "{t}");
+            assert_eq!(only(t).len(), 1);
+        }
+        assert_eq!(only(2).shared(Table::Filter).len(), 1);
+        assert_eq!(only(3).shared(Table::Raw).len(), 1);
+        assert_eq!(only(1).shared(Table::Nat).len(), 1);
+        // a table with nothing of the container is not written at all
+        let text = only(2).restore_text();
+        assert_eq!(text, "*filter\n-A X -j RETURN\nCOMMIT\n");
+        assert_eq!(ContainerRules::default().restore_text(), "");
+    }
+
+    #[test]
+    fn base_rules_say_where_they_go() {
+        let chain = Base::Chain {
+            table: Table::Nat,
+            chain: "BERTH".into(),
+        };
+        assert_eq!(chain.save_line(), None);
+        assert_eq!(chain.table(), Table::Nat);
+        assert_eq!(chain.restore_line(), ":BERTH - [0:0]");
+        assert_eq!(chain.to_string(), "chain BERTH (table nat)");
+        let first = Base::Rule {
+            table: Table::Raw,
+            chain: "PREROUTING".into(),
+            rule: "-j BERTH-RAW".into(),
+            first: true,
+        };
+        assert_eq!(first.table(), Table::Raw);
+        assert_eq!(
+            first.save_line().as_deref(),
+            Some("-A PREROUTING -j BERTH-RAW")
+        );
+        assert_eq!(first.restore_line(), "-I PREROUTING 1 -j BERTH-RAW");
+        assert_eq!(first.to_string(), "-A PREROUTING -j BERTH-RAW (table raw)");
+        let last = Base::Rule {
+            table: Table::Filter,
+            chain: "PREROUTING".into(),
+            rule: "-j BERTH-RAW".into(),
+            first: false,
+        };
+        assert_eq!(last.restore_line(), "-A PREROUTING -j BERTH-RAW");
+        assert_eq!(last.table(), Table::Filter);
+    }
+
+    #[test]
+    fn without_localhost_access_this_hosts_loopback_is_left_out() {
+        let lines = |l: &Layout, f| {
+            base(l, f, "FORWARD", &["docker0".into(), "br-1".into()])
+                .iter()
+                .map(|b| (b.table(), b.restore_line()))
+                .collect::<Vec<_>>()
+        };
+        let on = lines(&Layout::default(), Family::V4);
+        let off = lines(&Layout::new("BERTH", false), Family::V4);
+        let out = |v: &[(Table, String)], want: &str| {
+            v.iter().any(|(t, r)| *t == Table::Nat && r == want)
+        };
+        assert!(out(
+            &on,
+            "-I OUTPUT 1 -m addrtype --dst-type LOCAL -j BERTH"
+        ));
+        assert!(out(
+            &off,
+            "-I OUTPUT 1 ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j BERTH"
+        ));
+        let masq =
+            |v: &[(Table, String)]| v.iter().filter(|(_, r)| r.contains("MASQUERADE")).count();
+        assert_eq!((masq(&on), masq(&off)), (2, 0));
+        assert!(out(
+            &on,
+            "-A BERTH-POSTROUTING -s 127.0.0.0/8 -o br-1 -j MASQUERADE"
+        ));
+        // the guard and the INPUT chain are IPv4's, in filter, appended after the jump
+        let guard = format!("-A BERTH-INPUT {LOOPBACK_GUARD}");
+        assert!(on.contains(&(Table::Filter, guard.clone())));
+        assert!(off.contains(&(Table::Filter, guard)));
+        assert!(on.contains(&(Table::Filter, ":BERTH-INPUT - [0:0]".into())));
+        assert!(on.contains(&(Table::Filter, "-I INPUT 1 -j BERTH-INPUT".into())));
+        assert!(on.contains(&(Table::Filter, "-I FORWARD 1 -j BERTH-FORWARD".into())));
+        assert!(on.contains(&(Table::Raw, "-I PREROUTING 1 -j BERTH-RAW".into())));
+        assert!(on.contains(&(Table::Nat, "-I POSTROUTING 1 -j BERTH-POSTROUTING".into())));
+        assert!(on.contains(&(
+            Table::Nat,
+            "-I PREROUTING 1 -m addrtype --dst-type LOCAL -j BERTH".into()
+        )));
+        let v6 = lines(&Layout::default(), Family::V6);
+        assert_eq!(masq(&v6), 0);
+        assert_eq!(v6.len(), 9, "{v6:#?}");
+        assert_eq!(on.len(), 14, "{on:#?}");
     }
 }
