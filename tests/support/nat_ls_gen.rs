@@ -974,9 +974,9 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize, family: Family) -> String
     }
     if v6 && rng.chance(3) {
         let mut m = String::from("-m rt");
-        // --rt-0-res needs --rt-type 0 first
-        let res = rng.chance(20);
-        if res {
+        // the --rt-0-* options need --rt-type 0 first
+        let zero = rng.chance(25);
+        if zero {
             m.push_str(" --rt-type 0");
         } else if rng.chance(60) {
             let _ = write!(m, " {}--rt-type {}", neg(rng, 25), rng.below(256));
@@ -993,8 +993,20 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize, family: Family) -> String
         if rng.chance(40) {
             let _ = write!(m, " {}--rt-len {}", neg(rng, 25), rng.below(256));
         }
-        if res {
-            m.push_str(" --rt-0-res");
+        if zero {
+            if rng.chance(50) {
+                m.push_str(" --rt-0-res");
+            }
+            // --rt-0-not-strict needs --rt-0-addrs before it
+            if rng.chance(50) {
+                let addrs: Vec<String> = (0..=rng.below(2))
+                    .map(|_| format!("fd00::{:x}", rng.below(65536)))
+                    .collect();
+                let _ = write!(m, " --rt-0-addrs {}", addrs.join(","));
+                if rng.chance(50) {
+                    m.push_str(" --rt-0-not-strict");
+                }
+            }
         }
         matches.push(m);
     }
