@@ -4,7 +4,7 @@
 //! Every construct a Docker, Podman, CNI, Kubernetes or berth host may hold, in random
 //! mixes: addrtype, tcp/udp/sctp ports and ranges, multiport, comments with any text,
 //! conntrack and state, mark, icmp, statistic, recent, iprange, limit, mac,
-//! DNAT/SNAT/MASQUERADE/REDIRECT/MARK/RETURN/ACCEPT targets, jumps and gotos,
+//! DNAT/NETMAP/SNAT/MASQUERADE/REDIRECT/MARK/RETURN/ACCEPT targets, jumps and gotos,
 //! negations, fragments, protocol names and numbers, huge counters, DROP policies,
 //! empty and unreferenced chains, many chains. The tables must load, so the generator
 //! keeps the kernel's rules: NAT targets only under the hooks that allow them (a
@@ -1107,6 +1107,18 @@ fn rule(rng: &mut Rng, chains: &[ChainDef], ci: usize, family: Family) -> String
         }
         b'G' => {
             let _ = write!(line, " -g {}", rng.pick(&jumpable).name);
+        }
+        b'D' if rng.chance(10) => {
+            // NETMAP maps a whole prefix: `to:10.1.2.0/24` in the listing
+            let _ = match family {
+                Family::V4 => write!(
+                    line,
+                    " -j NETMAP --to 10.{}.{}.0/24",
+                    rng.below(256),
+                    rng.below(256)
+                ),
+                Family::V6 => write!(line, " -j NETMAP --to fd00:{:x}::/64", rng.below(65536)),
+            };
         }
         b'D' => {
             let _ = write!(
