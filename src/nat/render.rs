@@ -2130,6 +2130,43 @@ mod tests {
     }
 
     #[test]
+    fn sides_of_redirects_and_multiport_rules() {
+        let of = |line: &str| {
+            let s = sides(&save::parse_rule(line).unwrap(), Family::V4);
+            (s.host, s.container)
+        };
+        assert_eq!(
+            of("-A P -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 8080"),
+            ("0.0.0.0:80".to_string(), ":8080".to_string())
+        );
+        assert_eq!(
+            of("-A P -p tcp -m multiport --dports 80,443:445 -j DNAT --to-destination 172.17.0.2"),
+            ("0.0.0.0:80,443-445".to_string(), "172.17.0.2".to_string())
+        );
+        assert_eq!(
+            of("-A P -d 127.0.0.1/32 -p udp -m multiport ! --ports 53 -j RETURN"),
+            ("127.0.0.1:!53".to_string(), String::new())
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_of_every_high_byte_passes_through() {
+        for b in 0x80..=0xffu8 {
+            let mut line = b"-A PREROUTING -m comment --comment \"a".to_vec();
+            line.extend([b, b'"']);
+            line.extend(b" -j RETURN");
+            let mut lister = Lister::new(ListFlags::default(), ChainFilter::default());
+            lister.feed_bytes(&line);
+            let out = lister.finish().unwrap().into_bytes();
+            assert!(
+                out.windows(7)
+                    .any(|w| w == [b'/', b'*', b' ', b'a', b, b' ', b'*']),
+                "{b:#x}"
+            );
+        }
+    }
+
+    #[test]
     fn ipv6_sides() {
         let rule = save::parse_rule(
             "-A BERTH -d fd00::1/128 -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00::2]:80",
