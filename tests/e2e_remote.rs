@@ -439,31 +439,11 @@ fn an_ssh_engine_is_reached_as_docker_reaches_it() {
 #[test]
 #[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
 fn the_local_engine_over_tcp_is_still_local() {
-    // the host's own dockerd, listening on 127.0.0.1 too (and back as it was at the
-    // end, even when the restart or the test fails)
-    struct Back;
-    impl Drop for Back {
-        fn drop(&mut self) {
-            restart_engine_with("");
-        }
-    }
-    let _back = Back;
-    // (also on every address at a port the remote engine is reached on below: nothing
-    // from outside may reach it meanwhile)
-    struct Shut;
-    impl Drop for Shut {
-        fn drop(&mut self) {
-            sh(
-                "iptables -D INPUT -p tcp --dport 23752 -j DROP; ip6tables -D INPUT -p tcp --dport 23752 -j DROP",
-            );
-        }
-    }
-    let _shut = Shut;
-    sh_ok(
-        "iptables -I INPUT -p tcp --dport 23752 -j DROP && ip6tables -I INPUT -p tcp --dport 23752 -j DROP",
-    );
-    restart_engine_with(
+    // the host's own dockerd, listening on 127.0.0.1 too (also on every address at a
+    // port the remote engine is reached on below: nothing may reach that one meanwhile)
+    let _engine = EngineListening::on(
         "-H unix:///var/run/docker.sock -H tcp://127.0.0.1:23750 -H tcp://0.0.0.0:23752",
+        "-p tcp --dport 23752",
     );
     let host = "tcp://127.0.0.1:23750";
     let name = unique("tcplocal");
@@ -556,6 +536,34 @@ fn the_local_engine_over_tcp_is_still_local() {
 
 /// Restart this host's engine with extra dockerd arguments (none: as scripts/test
 /// starts it).
+/// This host's dockerd restarted with `hosts`, INPUT dropping what `drop` matches (in
+/// both families) meanwhile; on drop, the engine back as it was, even when the restart
+/// or the test failed, and then the drop rules gone.
+struct EngineListening {
+    drop: &'static str,
+}
+
+impl EngineListening {
+    fn on(hosts: &str, drop: &'static str) -> EngineListening {
+        let engine = EngineListening { drop };
+        sh_ok(&format!(
+            "iptables -I INPUT {drop} -j DROP && ip6tables -I INPUT {drop} -j DROP"
+        ));
+        restart_engine_with(hosts);
+        engine
+    }
+}
+
+impl Drop for EngineListening {
+    fn drop(&mut self) {
+        restart_engine_with("");
+        let drop = self.drop;
+        sh(&format!(
+            "iptables -D INPUT {drop} -j DROP; ip6tables -D INPUT {drop} -j DROP"
+        ));
+    }
+}
+
 fn restart_engine_with(args: &str) {
     let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lib/setup.sh");
     sh_ok(
@@ -602,26 +610,10 @@ fn a_clone_of_this_host_reached_at_a_port_this_host_listens_on_is_elsewhere() {
     // The engine-ID check cannot tell a clone of this machine from this host: only the
     // connection's other end can (berth's connection to the clone ends in its
     // namespace, whatever listens on the same port here).
-    struct Back;
-    impl Drop for Back {
-        fn drop(&mut self) {
-            restart_engine_with("");
-        }
-    }
-    let _back = Back;
-    struct Shut;
-    impl Drop for Shut {
-        fn drop(&mut self) {
-            sh(
-                "iptables -D INPUT ! -i lo -p tcp --dport 23752 -j DROP; ip6tables -D INPUT ! -i lo -p tcp --dport 23752 -j DROP",
-            );
-        }
-    }
-    let _shut = Shut;
-    sh_ok(
-        "iptables -I INPUT ! -i lo -p tcp --dport 23752 -j DROP && ip6tables -I INPUT ! -i lo -p tcp --dport 23752 -j DROP",
+    let _engine = EngineListening::on(
+        "-H unix:///var/run/docker.sock -H tcp://0.0.0.0:23752",
+        "! -i lo -p tcp --dport 23752",
     );
-    restart_engine_with("-H unix:///var/run/docker.sock -H tcp://0.0.0.0:23752");
     // dropped after the remote engine is stopped (declared before it)
     let _id = ClonedId::of_this_host();
     let _r = Remote::up();
