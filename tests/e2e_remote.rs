@@ -534,8 +534,6 @@ fn the_local_engine_over_tcp_is_still_local() {
     );
 }
 
-/// Restart this host's engine with extra dockerd arguments (none: as scripts/test
-/// starts it).
 /// This host's dockerd restarted with `hosts`, INPUT dropping what `drop` matches (in
 /// both families) meanwhile; on drop, the engine back as it was, even when the restart
 /// or the test failed, and then the drop rules gone.
@@ -564,6 +562,8 @@ impl Drop for EngineListening {
     }
 }
 
+/// Restart this host's engine with extra dockerd arguments (none: as scripts/test
+/// starts it).
 fn restart_engine_with(args: &str) {
     let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lib/setup.sh");
     sh_ok(
