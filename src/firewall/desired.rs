@@ -531,14 +531,12 @@ mod tests {
             })
             .collect();
         files.sort();
-        let mut cases: Vec<String> = golden_cases()
-            .into_iter()
-            .map(|(n, _)| n.to_string())
-            .collect();
-        cases.sort();
-        assert_eq!(cases, files);
-        assert_eq!(cases.len(), 8);
-        for (name, text) in golden_cases() {
+        let cases = golden_cases();
+        let mut names: Vec<String> = cases.iter().map(|(n, _)| n.to_string()).collect();
+        names.sort();
+        assert_eq!(names, files);
+        assert_eq!(names.len(), 8);
+        for (name, text) in cases {
             let path = dir.join(format!("{name}.rules"));
             let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
                 panic!(
