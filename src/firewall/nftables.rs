@@ -28,7 +28,7 @@ pub fn tables() -> Vec<(String, String)> {
     dump_tables().unwrap_or_default()
 }
 
-fn open_socket() -> io::Result<Fd> {
+pub(crate) fn open_socket() -> io::Result<Fd> {
     // SAFETY: a plain socket call; the descriptor is closed by the guard.
     let fd = unsafe {
         libc::socket(
@@ -58,7 +58,7 @@ fn open_socket() -> io::Result<Fd> {
     Ok(fd)
 }
 
-struct Fd(libc::c_int);
+pub(crate) struct Fd(pub(crate) libc::c_int);
 
 impl Drop for Fd {
     fn drop(&mut self) {
@@ -82,7 +82,7 @@ fn request(fd: &Fd, msg: u16, flags: u16) -> io::Result<()> {
     Ok(())
 }
 
-fn receive(fd: &Fd, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn receive(fd: &Fd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: receiving into a buffer we own.
     let n = unsafe { libc::recv(fd.0, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
     if n < 0 {
@@ -156,10 +156,15 @@ fn attr(msg: &[u8], want: u16) -> Option<&[u8]> {
 }
 
 fn query() -> io::Result<u32> {
-    let fd = open_socket()?;
-    request(&fd, NFT_MSG_GETGEN, libc::NLM_F_REQUEST as u16)?;
+    generation_on(&open_socket()?)
+}
+
+/// The current generation, asked on a socket of the caller's (whose earlier answers
+/// have all been read).
+pub(crate) fn generation_on(fd: &Fd) -> io::Result<u32> {
+    request(fd, NFT_MSG_GETGEN, libc::NLM_F_REQUEST as u16)?;
     let mut buf = [0u8; 512];
-    let n = receive(&fd, &mut buf)?;
+    let n = receive(fd, &mut buf)?;
     parse(&buf[..n]).ok_or_else(|| io::Error::other("no generation in the answer"))
 }
 

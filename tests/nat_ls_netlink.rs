@@ -1,0 +1,599 @@
+//! `berth nat ls` reading the nat table over netlink (src/nat/netlink.rs), judged by
+//! iptables itself. Seeded random nat tables made of what the reader knows (addresses
+//! with prefixes and masks, interfaces and their `+`, tcp and udp ports, comments,
+//! addrtype, DNAT, MASQUERADE, jumps, gotos, verdicts, counters) are loaded with
+//! `iptables-nft-restore -c` into a network namespace of their own; the reader's text
+//! must equal `iptables-nft-save -c -t nat`'s byte for byte, for both families, with the
+//! system's release (Debian 12: 1.8.9) and with `BERTH_ALT_IPTABLES`'s (1.8.11), which
+//! write some rules with other expressions. The binary is checked too: on netlink its
+//! listing equals `iptables -t nat -nL` (every flag set, one chain), and a table holding
+//! something the reader does not know is listed through iptables-save.
+//!
+//! Needs root and iptables-nft: ignored by a plain `cargo test`; scripts/test runs
+//! them (BERTH_E2E=1). `BERTH_NETLINK_SEEDS` (default 150) sets how many tables.
+
+#[path = "support/nat_ls_netns.rs"]
+mod netns;
+#[path = "support/nat_ls_gen.rs"]
+mod rulegen;
+
+use std::fmt::Write as _;
+use std::os::fd::AsRawFd;
+
+use berth::model::Family;
+use netns::{Iptables, Netns, TempFile, alt_dir, missing};
+use rulegen::Rng;
+
+/// What `nat_save` reads, run on a thread that entered the namespace.
+fn read_in(ns: &Netns, family: Family, header: &str) -> Option<Vec<u8>> {
+    let path = format!("/run/netns/{}", ns.name);
+    let header = header.to_string();
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).expect("open the namespace");
+        // SAFETY: setns on this thread only, with a descriptor we hold
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        berth::nat::netlink::nat_save(family, &header)
+    })
+    .join()
+    .expect("the reading thread")
+}
+
+const USER_D: [&str; 4] = ["BERTH", "BERTH-0a1b2c3d4e5f", "DOCKER", "a-chain"];
+const USER_M: [&str; 3] = ["BERTH-POSTROUTING", "Zed_2", "docker-m"];
+const IFACES: [&str; 6] = ["docker0", "eth0", "br-1a2b3c4d5e6f", "veth+", "lo", "e+"];
+const COMMENT_CHARS: &[u8] = b"abcXYZ019_-:./ @,=";
+const ADDR_TYPES: [&str; 5] = ["LOCAL", "UNICAST", "BROADCAST", "MULTICAST", "BLACKHOLE"];
+/// What addrtype takes for IPv6 (the kernel refuses the others there).
+const ADDR_TYPES6: [&str; 3] = ["LOCAL", "UNICAST", "MULTICAST"];
+
+fn v4(rng: &mut Rng) -> String {
+    let b = |rng: &mut Rng| rng.below(256);
+    format!("{}.{}.{}.{}", b(rng), b(rng), b(rng), b(rng))
+}
+
+/// An IPv6 address with runs of zeros, never in the IPv4-compatible `::a.b.c.d` form.
+fn v6(rng: &mut Rng) -> String {
+    let mut w = [0u16; 8];
+    for x in w.iter_mut() {
+        if !rng.chance(40) {
+            *x = rng.below(0x10000) as u16;
+        }
+    }
+    if w[..6].iter().all(|x| *x == 0) {
+        w[0] = 0x2001;
+    }
+    std::net::Ipv6Addr::from(w).to_string()
+}
+
+fn address(rng: &mut Rng, family: Family) -> String {
+    match family {
+        Family::V4 => {
+            if rng.chance(15) {
+                // a mask that is no prefix
+                format!("{}/{}", v4(rng), v4(rng)).replace("/0.0.0.0", "/255.0.255.0")
+            } else {
+                format!("{}/{}", v4(rng), rng.range(1, 32))
+            }
+        }
+        Family::V6 => {
+            if rng.chance(10) {
+                format!("::ffff:{}/128", v4(rng))
+            } else {
+                format!("{}/{}", v6(rng), rng.range(1, 128))
+            }
+        }
+    }
+}
+
+fn neg(rng: &mut Rng, percent: u64) -> &'static str {
+    if rng.chance(percent) { "! " } else { "" }
+}
+
+fn ports(rng: &mut Rng) -> String {
+    let lo = rng.range(1, 65000);
+    if rng.chance(40) {
+        format!("{lo}:{}", rng.range(lo + 1, 65535))
+    } else {
+        lo.to_string()
+    }
+}
+
+/// One rule for `chain`, whose kind ('P'rerouting, 'I'nput, 'O'utput, po'S'trouting,
+/// 'D'NAT user chain, 'M'ASQUERADE user chain) says what it may hold.
+fn rule(rng: &mut Rng, family: Family, chain: &str, kind: char) -> String {
+    let mut r = format!("-A {chain}");
+    if rng.chance(30) {
+        write!(r, " {}-s {}", neg(rng, 30), address(rng, family)).unwrap();
+    }
+    if rng.chance(30) {
+        write!(r, " {}-d {}", neg(rng, 30), address(rng, family)).unwrap();
+    }
+    if matches!(kind, 'P' | 'I' | 'D') && rng.chance(40) {
+        write!(r, " {}-i {}", neg(rng, 40), rng.pick(&IFACES)).unwrap();
+    }
+    if matches!(kind, 'O' | 'S' | 'M') && rng.chance(40) {
+        write!(r, " {}-o {}", neg(rng, 40), rng.pick(&IFACES)).unwrap();
+    }
+    let mut proto = None;
+    if rng.chance(60) {
+        let p = *rng.pick(&["tcp", "udp"]);
+        if rng.chance(10) {
+            write!(r, " ! -p {p}").unwrap();
+        } else {
+            write!(r, " -p {p}").unwrap();
+            proto = Some(p);
+        }
+    }
+    // a comment before the ports, after them, or none
+    let early = rng.chance(15);
+    let comment = |rng: &mut Rng| {
+        let n = rng.range(1, 40);
+        let text: String = (0..n).map(|_| *rng.pick(COMMENT_CHARS) as char).collect();
+        let text = text.trim().to_string();
+        let text = if text.is_empty() {
+            "x".to_string()
+        } else {
+            text
+        };
+        format!(" -m comment --comment \"{text}\"")
+    };
+    if early {
+        r.push_str(&comment(rng));
+    }
+    if let Some(p) = proto
+        && rng.chance(75)
+    {
+        write!(r, " -m {p}").unwrap();
+        let sport = rng.chance(30);
+        if sport {
+            write!(r, " {}--sport {}", neg(rng, 20), ports(rng)).unwrap();
+        }
+        if !sport || rng.chance(70) {
+            write!(r, " {}--dport {}", neg(rng, 20), ports(rng)).unwrap();
+        }
+    }
+    if rng.chance(30) {
+        r.push_str(" -m addrtype");
+        let types = |rng: &mut Rng| {
+            let names: &[&str] = match family {
+                Family::V4 => &ADDR_TYPES,
+                Family::V6 => &ADDR_TYPES6,
+            };
+            let mut t: Vec<&str> = (0..rng.range(1, 3)).map(|_| *rng.pick(names)).collect();
+            t.dedup();
+            t.join(",")
+        };
+        let src = rng.chance(40);
+        if src {
+            write!(r, " {}--src-type {}", neg(rng, 30), types(rng)).unwrap();
+        }
+        if !src || rng.chance(60) {
+            write!(r, " {}--dst-type {}", neg(rng, 30), types(rng)).unwrap();
+        }
+        if kind == 'P' && rng.chance(30) {
+            r.push_str(" --limit-iface-in");
+        }
+        if kind == 'O' && rng.chance(30) {
+            r.push_str(" --limit-iface-out");
+        }
+    }
+    if !early && rng.chance(40) {
+        r.push_str(&comment(rng));
+    }
+    let jump_d = |rng: &mut Rng| rng.pick(&USER_D).to_string();
+    let jump_m = |rng: &mut Rng| rng.pick(&USER_M).to_string();
+    let target = match (kind, rng.below(6)) {
+        ('P' | 'O' | 'D', 0 | 1) => dnat(rng, family, proto.is_some()),
+        ('S' | 'M', 0 | 1) => " -j MASQUERADE".to_string(),
+        ('P' | 'O', 2) => format!(" -j {}", jump_d(rng)),
+        ('P' | 'O', 3) => format!(" -g {}", jump_d(rng)),
+        ('S', 2) => format!(" -j {}", jump_m(rng)),
+        ('S', 3) => format!(" -g {}", jump_m(rng)),
+        (_, 4) => " -j RETURN".to_string(),
+        (_, 5) if rng.chance(50) => " -j ACCEPT".to_string(),
+        _ => String::new(),
+    };
+    r.push_str(&target);
+    r
+}
+
+fn dnat(rng: &mut Rng, family: Family, ports: bool) -> String {
+    let addr = |rng: &mut Rng| match family {
+        Family::V4 => v4(rng),
+        Family::V6 => v6(rng),
+    };
+    let mut to = addr(rng);
+    if rng.chance(15) {
+        to = format!("{to}-{}", addr(rng));
+    }
+    if ports && rng.chance(80) {
+        if family == Family::V6 {
+            to = format!("[{to}]");
+        }
+        let lo = rng.range(1, 60000);
+        if rng.chance(40) {
+            let hi = rng.range(lo + 1, 65535);
+            write!(to, ":{lo}-{hi}").unwrap();
+            if rng.chance(50) {
+                write!(to, "/{}", rng.range(1, 65535)).unwrap();
+            }
+        } else {
+            write!(to, ":{lo}").unwrap();
+        }
+    }
+    format!(" -j DNAT --to-destination {to}")
+}
+
+/// An `iptables-restore -c` nat table of about `n` rules.
+fn table(seed: u64, family: Family, n: u64) -> String {
+    let mut rng = Rng::new(seed);
+    let counts = |rng: &mut Rng| {
+        if rng.chance(50) {
+            "[0:0]".to_string()
+        } else {
+            format!("[{}:{}]", rng.below(1 << 20), rng.below(1 << 40))
+        }
+    };
+    let mut out = String::from("*nat\n");
+    for b in ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"] {
+        writeln!(out, ":{b} ACCEPT {}", counts(&mut rng)).unwrap();
+    }
+    for c in USER_D.iter().chain(USER_M.iter()) {
+        writeln!(out, ":{c} - [0:0]").unwrap();
+    }
+    let chains: Vec<(&str, char)> = [
+        ("PREROUTING", 'P'),
+        ("INPUT", 'I'),
+        ("OUTPUT", 'O'),
+        ("POSTROUTING", 'S'),
+    ]
+    .into_iter()
+    .chain(USER_D.iter().map(|c| (*c, 'D')))
+    .chain(USER_M.iter().map(|c| (*c, 'M')))
+    .collect();
+    for _ in 0..n {
+        let (chain, kind) = *rng.pick(&chains);
+        let line = rule(&mut rng, family, chain, kind);
+        writeln!(out, "{} {line}", counts(&mut rng)).unwrap();
+    }
+    out.push_str("COMMIT\n");
+    out
+}
+
+fn seeds() -> u64 {
+    std::env::var("BERTH_NETLINK_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150)
+}
+
+fn family_of(ipt: &Iptables) -> Family {
+    if ipt.ipv6() { Family::V6 } else { Family::V4 }
+}
+
+/// The nft variant of one family, from the system or the other release's folder.
+#[track_caller]
+fn nft(ipv6: bool, alt: bool) -> Option<Iptables> {
+    let dir = if alt { Some(alt_dir()?) } else { None };
+    let ipt = Iptables::new(ipv6, "nft", dir);
+    if !ipt.available() {
+        missing(&format!("{} is not installed", ipt.label()));
+        return None;
+    }
+    Some(ipt)
+}
+
+fn load(ns: &Netns, ipt: &Iptables, text: &str) -> Result<(), String> {
+    let rules = TempFile::new("rules", text.as_bytes());
+    let out = ns
+        .command(ipt.program("-restore"))
+        .args(["-c", &rules.path.display().to_string()])
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn save(ns: &Netns, ipt: &Iptables) -> String {
+    let out = ns
+        .command(ipt.program("-save"))
+        .args(["-c", "-t", "nat"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}-save: {}",
+        ipt.label(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// iptables-save's text without its `# Completed on` line (the reader writes none).
+fn without_footer(save: &str) -> String {
+    save.lines()
+        .filter(|l| !l.starts_with("# Completed on "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn first_difference(want: &str, got: &str) -> String {
+    for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
+        if w != g {
+            return format!(
+                "line {}:\n  iptables-save: {w}\n  berth:         {g}",
+                i + 1
+            );
+        }
+    }
+    format!(
+        "{} lines from iptables-save, {} from berth",
+        want.lines().count(),
+        got.lines().count()
+    )
+}
+
+#[track_caller]
+fn reads_like_save(ipv6: bool, alt: bool) {
+    let Some(ipt) = nft(ipv6, alt) else { return };
+    let family = family_of(&ipt);
+    let ns = Netns::new();
+    let mut problems = Vec::new();
+    let mut loaded = 0;
+    for seed in 1..=seeds() {
+        let text = table(seed, family, 1 + seed % 60);
+        if let Err(e) = load(&ns, &ipt, &text) {
+            problems.push(format!(
+                "{} seed {seed}: the generated table does not load: {e}",
+                ipt.label()
+            ));
+            continue;
+        }
+        loaded += 1;
+        let want = without_footer(&save(&ns, &ipt));
+        let header = want.lines().next().unwrap_or("").to_string();
+        match read_in(&ns, family, &header) {
+            Some(got) => {
+                let got = String::from_utf8(got).unwrap();
+                if got != want {
+                    let keep = std::env::temp_dir()
+                        .join(format!("berth-netlink-{}-{seed}.rules", ipt.tag()));
+                    let _ = std::fs::write(&keep, &text);
+                    problems.push(format!(
+                        "{} seed {seed}: {} (kept in {})",
+                        ipt.label(),
+                        first_difference(&want, &got),
+                        keep.display()
+                    ));
+                }
+            }
+            None => problems.push(format!(
+                "{} seed {seed}: the reader gave up on a table of what it knows",
+                ipt.label()
+            )),
+        }
+    }
+    assert!(
+        loaded > seeds() / 2,
+        "only {loaded} tables loaded: {problems:#?}"
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+#[ignore = "needs root and iptables-nft: run scripts/test"]
+fn netlink_reads_what_iptables_save_prints() {
+    reads_like_save(false, false);
+}
+
+#[test]
+#[ignore = "needs root and iptables-nft: run scripts/test"]
+fn netlink_reads_what_ip6tables_save_prints() {
+    reads_like_save(true, false);
+}
+
+#[test]
+#[ignore = "needs root and iptables-nft: run scripts/test"]
+fn netlink_reads_what_iptables_save_prints_alt() {
+    reads_like_save(false, true);
+}
+
+#[test]
+#[ignore = "needs root and iptables-nft: run scripts/test"]
+fn netlink_reads_what_ip6tables_save_prints_alt() {
+    reads_like_save(true, true);
+}
+
+/// Lines the reader must leave to iptables-save, each with a rule it knows beside it.
+const UNKNOWN_V4: &[&str] = &[
+    "-A PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 8080",
+    "-A POSTROUTING -o eth0 -j SNAT --to-source 192.0.2.1",
+    "-A POSTROUTING -p udp -j MASQUERADE --to-ports 1000-2000",
+    "-A POSTROUTING -j MASQUERADE --random-fully",
+    "-A PREROUTING -m mark --mark 0x1 -j RETURN",
+    "-A PREROUTING -p icmp -j RETURN",
+    "-A PREROUTING -p tcp -m tcp --dport 0:80 -j RETURN",
+    "-A PREROUTING -p tcp -m tcp --tcp-flags SYN SYN -j RETURN",
+    "-A PREROUTING ! -i + -j RETURN",
+    "-A PREROUTING -f -j RETURN",
+    "-A OUTPUT -p tcp -j DNAT --to-destination 192.0.2.1:80 --random",
+];
+
+/// The same for IPv6: addresses inet_ntop writes with a dotted quad, a mask that is no
+/// prefix.
+const UNKNOWN_V6: &[&str] = &[
+    "-A PREROUTING -d ::102:304/128 -j RETURN",
+    "-A PREROUTING -s 2001:db8::/ffff:0:ffff:: -j RETURN",
+    "-A OUTPUT -p tcp -j DNAT --to-destination [2001:db8::1]:80 --persistent",
+];
+
+fn binary_run(
+    ns: &Netns,
+    ipt: &Iptables,
+    run_dir: &std::path::Path,
+    source: &str,
+    args: &[&str],
+) -> std::process::Output {
+    let mut cmd = ns.command("env");
+    cmd.arg(format!("PATH={}", ipt.path()))
+        .arg("BERTH_IPTABLES=nft")
+        .arg(format!("BERTH_RUN_DIR={}", run_dir.display()))
+        .arg(format!("BERTH_NAT_LS_SOURCE={source}"))
+        .arg(env!("CARGO_BIN_EXE_berth"))
+        .args(["nat", "ls"]);
+    if ipt.ipv6() {
+        cmd.arg("-6");
+    }
+    cmd.args(args).output().unwrap()
+}
+
+#[track_caller]
+fn binary_on_netlink(ipv6: bool, alt: bool) {
+    let Some(ipt) = nft(ipv6, alt) else { return };
+    let who = ipt.label();
+    let family = family_of(&ipt);
+    let ns = Netns::new();
+    let run_dir = std::env::temp_dir().join(format!(
+        "berth-netlink-run-{}-{}",
+        std::process::id(),
+        ns.name
+    ));
+    let _ = std::fs::remove_dir_all(&run_dir);
+    let text = table(7, family, 120);
+    load(&ns, &ipt, &text).unwrap_or_else(|e| panic!("{who}: {e}"));
+    let iptables = |args: &[&str]| {
+        let mut cmd = ns.command("env");
+        cmd.arg(format!("PATH={}", ipt.path())).arg(ipt.tool(""));
+        cmd.args(["-t", "nat", "-n"])
+            .args(args.iter().filter(|a| a.starts_with('-')));
+        cmd.arg("-L")
+            .args(args.iter().filter(|a| !a.starts_with('-')));
+        cmd.output().unwrap()
+    };
+
+    // nothing remembered yet: netlink alone cannot list (it does not know the release)
+    let first = binary_run(&ns, &ipt, &run_dir, "netlink", &[]);
+    assert_eq!(
+        first.status.code(),
+        Some(125),
+        "{who}: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stderr).contains("cannot be read over netlink"));
+    // a listing through iptables-save remembers it
+    let auto = binary_run(&ns, &ipt, &run_dir, "", &[]);
+    assert!(
+        auto.status.success(),
+        "{who}: {}",
+        String::from_utf8_lossy(&auto.stderr)
+    );
+    assert_eq!(
+        auto.stdout,
+        iptables(&[]).stdout,
+        "{who}: the first listing"
+    );
+
+    let cases: &[&[&str]] = &[
+        &[],
+        &["-v"],
+        &["-v", "-x"],
+        &["--line-numbers"],
+        &["-x", "--line-numbers"],
+        &["-v", "-x", "--line-numbers"],
+        &["BERTH"],
+        &["-v", "POSTROUTING"],
+    ];
+    for args in cases {
+        let got = binary_run(&ns, &ipt, &run_dir, "netlink", args);
+        assert!(
+            got.status.success(),
+            "{who} {args:?}: {}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        let want = iptables(args);
+        assert!(
+            want.stdout == got.stdout,
+            "{who} {args:?}: {}",
+            first_difference(
+                &String::from_utf8_lossy(&want.stdout),
+                &String::from_utf8_lossy(&got.stdout)
+            )
+        );
+    }
+    for view in [&["--format", "json"][..], &["--table"][..]] {
+        let a = binary_run(&ns, &ipt, &run_dir, "netlink", view);
+        let b = binary_run(&ns, &ipt, &run_dir, "iptables-save", view);
+        assert!(a.status.success() && b.status.success(), "{who} {view:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&a.stdout),
+            String::from_utf8_lossy(&b.stdout),
+            "{who} {view:?}: netlink and iptables-save"
+        );
+    }
+    let missing_chain = binary_run(&ns, &ipt, &run_dir, "netlink", &["NO-SUCH-CHAIN"]);
+    let want = iptables(&["NO-SUCH-CHAIN"]);
+    assert_eq!(
+        missing_chain.status.code(),
+        want.status.code(),
+        "{who}: exit status"
+    );
+
+    // each thing the reader does not know: netlink gives up, the listing is still right
+    let (unknown, known) = if ipv6 {
+        (
+            UNKNOWN_V6,
+            "-A PREROUTING -p tcp -m tcp --dport 81 -j DNAT --to-destination [2001:db8::2]:80",
+        )
+    } else {
+        (
+            UNKNOWN_V4,
+            "-A PREROUTING -p tcp -m tcp --dport 81 -j DNAT --to-destination 192.0.2.2:80",
+        )
+    };
+    {
+        for line in unknown {
+            let t = format!("*nat\n{known}\n{line}\nCOMMIT\n");
+            load(&ns, &ipt, &t).unwrap_or_else(|e| panic!("{who}: {line}: {e}"));
+            let header = save(&ns, &ipt).lines().next().unwrap_or("").to_string();
+            assert!(
+                read_in(&ns, family, &header).is_none(),
+                "{who}: read {line:?}"
+            );
+            let forced = binary_run(&ns, &ipt, &run_dir, "netlink", &["-v"]);
+            assert_eq!(forced.status.code(), Some(125), "{who}: {line}");
+            let auto = binary_run(&ns, &ipt, &run_dir, "", &["-v"]);
+            assert_eq!(auto.stdout, iptables(&["-v"]).stdout, "{who}: {line}");
+            // positive control: without that line the table is read
+            let t = t.replace(&format!("{line}\n"), "");
+            load(&ns, &ipt, &t).unwrap();
+            assert!(
+                read_in(&ns, family, &header).is_some(),
+                "{who}: without {line:?}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&run_dir);
+}
+
+#[test]
+#[ignore = "needs root and iptables-nft: run scripts/test"]
+fn binary_lists_from_netlink() {
+    binary_on_netlink(false, false);
+    binary_on_netlink(true, false);
+}
+
+#[test]
+#[ignore = "needs root and iptables-nft: run scripts/test"]
+fn binary_lists_from_netlink_alt() {
+    binary_on_netlink(false, true);
+    binary_on_netlink(true, true);
+}
