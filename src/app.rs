@@ -30,21 +30,46 @@ pub fn main() -> ExitCode {
     };
     let mut argv = vec![program];
     argv.extend(native.iter().cloned());
-    let matches = match Cli::command().try_get_matches_from(&argv) {
-        Ok(m) => m,
-        Err(e) => return clap_error(e, &native),
+    let cli = match nat_ls_alone(&argv, &native) {
+        Some(cli) => cli,
+        None => {
+            let matches = match Cli::command().try_get_matches_from(&argv) {
+                Ok(m) => m,
+                Err(e) => return clap_error(e, &native),
+            };
+            match Cli::from_arg_matches(&matches) {
+                Ok(c) => c,
+                Err(e) => return clap_error(e, &native),
+            }
+        }
     };
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(c) => c,
-        Err(e) => return clap_error(e, &native),
-    };
-    match commands::dispatch(cli, &matches) {
+    match commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let color = wants_color(&native);
             report_colored(&err, color)
         }
     }
+}
+
+/// `berth [OPTIONS] nat ls ...` parsed without building the other commands (see
+/// `cli::NatLsCli`); `None` for anything that parser does not take as a listing (help
+/// too), which then goes through [`Cli`] as usual and gets its help, or its error.
+fn nat_ls_alone(argv: &[OsString], native: &[OsString]) -> Option<Cli> {
+    use crate::cli::{Command, NatCommand, NatLsCli, NatLsOnly, NatLsOnlyNat};
+    let i = passthrough::command_index(native)?;
+    if native.get(i)? != "nat" || native.get(i + 1)? != "ls" {
+        return None;
+    }
+    // an error, help included, is for the whole command line to give
+    let matches = NatLsCli::command().try_get_matches_from(argv).ok()?;
+    let parsed = NatLsCli::from_arg_matches(&matches).ok()?;
+    let NatLsOnly::Nat(NatLsOnlyNat::Ls(args)) = parsed.command;
+    Some(Cli {
+        global: parsed.global,
+        version: None,
+        command: Command::Nat(NatCommand::Ls(args)),
+    })
 }
 
 /// Run a command berth does not implement with the docker CLI (this process becomes
@@ -350,4 +375,73 @@ fn clap_error(e: clap::Error, native: &[OsString]) -> ExitCode {
     let text = format!("{first}\n\nUsage:  {usage}\n\nRun '{help} --help' for more information");
     let _ = writeln!(io::stderr(), "{text}");
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn argv(words: &[&str]) -> Vec<OsString> {
+        std::iter::once("berth")
+            .chain(words.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn nat_ls_alone_parses_as_the_whole_command_line_does() {
+        let lines: &[&[&str]] = &[
+            &["nat", "ls"],
+            &["nat", "ls", "-v", "-x", "--line-numbers", "BERTH"],
+            &["nat", "ls", "-nvx"],
+            &["nat", "ls", "-6", "--format", "json"],
+            &["nat", "ls", "--table", "--berth"],
+            &["nat", "ls", "help"],
+            &["-H", "unix:///tmp/x.sock", "nat", "ls"],
+            &["--tls", "--tlscacert", "/ca", "-D", "nat", "ls", "-v"],
+            &[
+                "--berth-config",
+                "/etc/b",
+                "-l",
+                "debug",
+                "nat",
+                "ls",
+                "--ipv6",
+            ],
+            &["--context=other", "nat", "ls", "POSTROUTING", "-x"],
+        ];
+        for words in lines {
+            let a = argv(words);
+            let alone = nat_ls_alone(&a, &a[1..]).unwrap_or_else(|| panic!("{words:?}"));
+            let whole = Cli::try_parse_from(&a).unwrap();
+            assert_eq!(format!("{alone:?}"), format!("{whole:?}"), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn nat_ls_alone_leaves_help_version_errors_and_other_commands() {
+        let lines: &[&[&str]] = &[
+            &["nat", "ls", "-h"],
+            &["nat", "ls", "--help"],
+            &["nat", "ls", "-vh"],
+            &["nat", "--help", "ls"],
+            &["-v", "nat", "ls"],
+            &["--version", "nat", "ls"],
+            &["nat", "ls", "--bogus"],
+            &["nat", "ls", "--format", "yaml"],
+            &["nat", "ls", "A", "B"],
+            &["nat", "sync"],
+            &["nat"],
+            &["ps"],
+            &["help", "nat", "ls"],
+        ];
+        for words in lines {
+            let a = argv(words);
+            assert!(nat_ls_alone(&a, &a[1..]).is_none(), "{words:?}");
+        }
+        // positive control: the same line without the help flag is taken
+        let a = argv(&["nat", "ls", "-v"]);
+        assert!(nat_ls_alone(&a, &a[1..]).is_some());
+    }
 }

@@ -76,6 +76,21 @@ pub use crate::config::DEFAULT_HOST;
         Run 'berth COMMAND --help' for more information on a command."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// Print version information and quit
+    #[arg(short = 'v', long, action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options before the command, the docker CLI's own (where the engine is, TLS) and
+/// berth's config file.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
     /// Name of the context to use to connect to the daemon (overrides DOCKER_HOST env var
     /// and default context set with "docker context use")
     #[arg(short = 'c', long, value_name = "string")]
@@ -121,13 +136,31 @@ pub struct Cli {
     /// Location of berth's own config file (config.yaml; default ~/.config/berth)
     #[arg(long = "berth-config", value_name = "DIR")]
     pub berth_config: Option<PathBuf>,
+}
 
-    /// Print version information and quit
-    #[arg(short = 'v', long, action = clap::ArgAction::Version)]
-    pub version: Option<bool>,
+/// `berth [OPTIONS] nat ls ...` alone: the same options and the same `nat ls` arguments
+/// as [`Cli`], without building every other command, so that a listing starts faster
+/// (`app` tries it first on such a command line: whatever it does not take as a
+/// listing, help included, [`Cli`] parses and reports as usual).
+#[derive(Debug, Parser)]
+#[command(name = "berth", disable_version_flag = true)]
+pub struct NatLsCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub command: NatLsOnly,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NatLsOnly {
+    #[command(subcommand)]
+    Nat(NatLsOnlyNat),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NatLsOnlyNat {
+    Ls(NatLsArgs),
 }
 
 // parsed once per process: the size of the largest variant does not matter

@@ -423,6 +423,9 @@ impl FakeSave {
         cmd.env("PATH", format!("{}:{path}", self.dir.display()))
             .env("BERTH_IPTABLES", "nft")
             .env("DOCKER_HOST", "unix:///nonexistent/berth-test.sock")
+            // the fake is the table: berth must not read the kernel's over netlink
+            .env("BERTH_NAT_LS_SOURCE", "iptables-save")
+            .env("BERTH_RUN_DIR", self.dir.join("run"))
             .args(["nat", "ls"]);
         cmd
     }

@@ -37,18 +37,19 @@ pub struct Context {
 
 /// Run the parsed command line. A bad config stops every command; an engine that cannot
 /// be resolved (a missing context) stops every command that needs one.
-pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
+pub fn dispatch(cli: Cli) -> Result<()> {
+    let global = &cli.global;
     let env = |n: &str| std::env::var(n).ok();
-    let mut config = config::load(cli.host.as_deref(), cli.berth_config.as_deref(), &env)?;
+    let mut config = config::load(global.host.as_deref(), global.berth_config.as_deref(), &env)?;
     let flags = crate::engine::endpoint::Flags {
-        host: cli.host.clone(),
-        context: cli.context.clone(),
-        config_dir: cli.config.clone(),
-        tls: cli.tls,
-        tlsverify: cli.tlsverify,
-        tlscacert: cli.tlscacert.clone(),
-        tlscert: cli.tlscert.clone(),
-        tlskey: cli.tlskey.clone(),
+        host: global.host.clone(),
+        context: global.context.clone(),
+        config_dir: global.config.clone(),
+        tls: global.tls,
+        tlsverify: global.tlsverify,
+        tlscacert: global.tlscacert.clone(),
+        tlscert: global.tlscert.clone(),
+        tlskey: global.tlskey.clone(),
     };
     let needs_engine = !matches!(
         cli.command,
@@ -65,13 +66,12 @@ pub fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
             source: e.source.clone(),
         };
     }
-    let mut settings = Settings::new(&config, cli.berth_config.clone(), &env);
+    let mut settings = Settings::new(&config, global.berth_config.clone(), &env);
     if let Some(e) = endpoint {
         settings.endpoint = e;
     }
-    let _ = matches;
     let ctx = Context {
-        debug: cli.debug,
+        debug: global.debug,
         docker_config: crate::engine::endpoint::config_dir(flags.config_dir.as_deref(), &env),
         config,
         settings,
