@@ -539,6 +539,50 @@ fn binary_on_netlink(ipv6: bool, alt: bool) {
             "{who} {view:?}: netlink and iptables-save"
         );
     }
+    // comments iptables-save quotes and escapes (`"`, `'`, `\`), one it leaves bare,
+    // one not ASCII: added with iptables itself (no restore quoting in between)
+    for comment in [r#"a"b'c\d e"#, "plain_-0", "ünï:x"] {
+        let out = ns
+            .command("env")
+            .arg(format!("PATH={}", ipt.path()))
+            .arg(ipt.tool(""))
+            .args([
+                "-t",
+                "nat",
+                "-A",
+                "PREROUTING",
+                "-m",
+                "comment",
+                "--comment",
+                comment,
+            ])
+            .args(["-j", "RETURN"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let header = save(&ns, &ipt).lines().next().unwrap_or("").to_string();
+    let read = read_in(&ns, family, &header).map(|t| String::from_utf8(t).unwrap());
+    assert_eq!(
+        read,
+        Some(without_footer(&save(&ns, &ipt))),
+        "{who}: quoted comments"
+    );
+    for args in [&["-v"][..], &["--format", "json"][..]] {
+        let a = binary_run(&ns, &ipt, &run_dir, "netlink", args);
+        let b = binary_run(&ns, &ipt, &run_dir, "iptables-save", args);
+        assert!(
+            a.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&a.stderr)
+        );
+        assert_eq!(a.stdout, b.stdout, "{who} {args:?}: quoted comments");
+    }
+
     let missing_chain = binary_run(&ns, &ipt, &run_dir, "netlink", &["NO-SUCH-CHAIN"]);
     let want = iptables(&["NO-SUCH-CHAIN"]);
     assert_eq!(
