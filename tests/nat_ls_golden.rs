@@ -392,9 +392,24 @@ fn binary_matches_one(berth: &str, ipt: &Iptables, version: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // berth's run folder of this test: what the first listing remembers of the
+    // release (src/nat/netlink.rs) stays here, not in the host's /run/berth
+    struct RunDir(std::path::PathBuf);
+    impl Drop for RunDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let run_dir = RunDir(std::env::temp_dir().join(format!(
+        "berth-golden-run-{}-{}",
+        std::process::id(),
+        ns.name
+    )));
+    let _ = std::fs::remove_dir_all(&run_dir.0);
     let run = |program: &str, args: &[&str]| {
         let mut cmd = ns.command("env");
         cmd.arg(format!("PATH={}", ipt.path()))
+            .arg(format!("BERTH_RUN_DIR={}", run_dir.0.display()))
             .arg(format!("BERTH_IPTABLES={}", ipt.variant))
             .arg(program)
             .args(args);

@@ -313,6 +313,29 @@ fn save(ns: &Netns, ipt: &Iptables) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A filter table beside the nat one, with chains and rules of its own: the kernel
+/// dumps every chain of the family, whatever table was asked for.
+fn other_tables(ns: &Netns, ipt: &Iptables) {
+    let text = "*filter\n:BERTH-NETLINK-OTHER - [0:0]\n-A INPUT -j BERTH-NETLINK-OTHER\n\
+                -A BERTH-NETLINK-OTHER -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n";
+    let rules = TempFile::new("filter", text.as_bytes());
+    let out = ns
+        .command(ipt.program("-restore"))
+        .args(["--noflush", &rules.path.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump = ns.command("nft").args(["list", "chains"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&dump.stdout).contains("BERTH-NETLINK-OTHER"),
+        "the filter table's chain is not there"
+    );
+}
+
 /// iptables-save's text without its `# Completed on` line (the reader writes none).
 fn without_footer(save: &str) -> String {
     save.lines()
@@ -342,6 +365,7 @@ fn reads_like_save(ipv6: bool, alt: bool) {
     let Some(ipt) = nft(ipv6, alt) else { return };
     let family = family_of(&ipt);
     let ns = Netns::new();
+    other_tables(&ns, &ipt);
     let mut problems = Vec::new();
     let mut loaded = 0;
     for seed in 1..=seeds() {
@@ -468,6 +492,7 @@ fn binary_on_netlink(ipv6: bool, alt: bool) {
         ns.name
     ));
     let _ = std::fs::remove_dir_all(&run_dir);
+    other_tables(&ns, &ipt);
     let text = table(7, family, 120);
     load(&ns, &ipt, &text).unwrap_or_else(|e| panic!("{who}: {e}"));
     let iptables = |args: &[&str]| {
@@ -583,6 +608,43 @@ fn binary_on_netlink(ipv6: bool, alt: bool) {
         assert_eq!(a.stdout, b.stdout, "{who} {args:?}: quoted comments");
     }
 
+    // legacy tables beside: iptables-nft warns on stderr, and so does berth
+    let quiet = binary_run(&ns, &ipt, &run_dir, "netlink", &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&quiet.stderr),
+        "",
+        "{who}: no legacy tables yet"
+    );
+    let legacy = Iptables::new(ipv6, "legacy", None);
+    if legacy.available() {
+        let out = ns
+            .command(legacy.tool(""))
+            .args(["-t", "mangle", "-N", "BERTH-NETLINK-TEST"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got = binary_run(&ns, &ipt, &run_dir, "netlink", &[]);
+        let want = iptables(&[]);
+        assert!(
+            got.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        assert!(!want.stderr.is_empty(), "{who}: iptables does not warn");
+        assert_eq!(
+            String::from_utf8_lossy(&got.stderr),
+            String::from_utf8_lossy(&want.stderr),
+            "{who}: the legacy tables' warning"
+        );
+        assert_eq!(got.stdout, want.stdout, "{who}: with legacy tables");
+    } else {
+        missing(&format!("{} is not installed", legacy.label()));
+    }
+
     let missing_chain = binary_run(&ns, &ipt, &run_dir, "netlink", &["NO-SUCH-CHAIN"]);
     let want = iptables(&["NO-SUCH-CHAIN"]);
     assert_eq!(
@@ -616,13 +678,14 @@ fn binary_on_netlink(ipv6: bool, alt: bool) {
             assert_eq!(forced.status.code(), Some(125), "{who}: {line}");
             let auto = binary_run(&ns, &ipt, &run_dir, "", &["-v"]);
             assert_eq!(auto.stdout, iptables(&["-v"]).stdout, "{who}: {line}");
-            // positive control: without that line the table is read
+            // positive control: without that line the table is read, and as
+            // iptables-save prints it (the hooks' chains it never made included)
             let t = t.replace(&format!("{line}\n"), "");
             load(&ns, &ipt, &t).unwrap();
-            assert!(
-                read_in(&ns, family, &header).is_some(),
-                "{who}: without {line:?}"
-            );
+            let want = without_footer(&save(&ns, &ipt));
+            let header = want.lines().next().unwrap_or("");
+            let read = read_in(&ns, family, header).map(|t| String::from_utf8(t).unwrap());
+            assert_eq!(read, Some(want.clone()), "{who}: without {line:?}");
         }
     }
     let _ = std::fs::remove_dir_all(&run_dir);

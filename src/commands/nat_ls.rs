@@ -131,7 +131,8 @@ enum Source {
         save: IptablesSave,
         remembered: netlink::Remembered,
         run_dir: std::path::PathBuf,
-        program: std::path::PathBuf,
+        /// the program's identity before it ran
+        id: Option<String>,
         header: Option<String>,
     },
 }
@@ -140,10 +141,13 @@ impl Source {
     fn open(ctx: &Context, variant: Variant, family: Family, program: &Path) -> Result<Source> {
         let choice = std::env::var(SOURCE_ENV).unwrap_or_default();
         let remembered = netlink::Remembered::new(&ctx.settings.run_dir, family);
+        // taken before iptables-save runs (see `Remembered::keep`)
+        let id = netlink::identity(program);
         if variant == Variant::Nft && choice != "iptables-save" {
-            let text = remembered
-                .header(program)
-                .filter(|h| h.contains("(nf_tables)"))
+            let text = id
+                .as_deref()
+                .and_then(|id| remembered.header(id))
+                .filter(|h| netlink::knows_release(h))
                 .and_then(|header| netlink::nat_save(family, &header));
             if let Some(text) = text {
                 return Ok(Source::Netlink(text));
@@ -158,7 +162,7 @@ impl Source {
             save: IptablesSave::spawn(program)?,
             remembered,
             run_dir: ctx.settings.run_dir.clone(),
-            program: program.to_path_buf(),
+            id,
             header: None,
         })
     }
@@ -186,20 +190,23 @@ impl Source {
 
     fn finish(self, variant: Variant, family: Family) -> Result<()> {
         match self {
-            Source::Netlink(_) => Ok(()),
+            Source::Netlink(_) => {
+                legacy_warning(family);
+                Ok(())
+            }
             Source::Child {
                 save,
                 remembered,
                 run_dir,
-                program,
+                id,
                 header,
             } => {
                 save.finish(variant, family)?;
                 // the release, for the next listing to read the table itself
                 if variant == Variant::Nft
-                    && let Some(header) = header
+                    && let (Some(id), Some(header)) = (id, header)
                 {
-                    remembered.keep(&run_dir, &program, &header);
+                    remembered.keep(&run_dir, &id, &header);
                 }
                 Ok(())
             }
@@ -310,6 +317,23 @@ impl IptablesSave {
             );
         }
         Ok(())
+    }
+}
+
+/// The warning iptables-nft gives when the legacy tables are in use too (their names
+/// list in /proc is not empty), as iptables-nft -L words it; the nat table read over
+/// netlink has no iptables-save to say it.
+fn legacy_warning(family: Family) {
+    let names = match family {
+        Family::V4 => "/proc/net/ip_tables_names",
+        Family::V6 => "/proc/net/ip6_tables_names",
+    };
+    if std::fs::read(names).is_ok_and(|t| !t.is_empty()) {
+        let program = program_of(family);
+        let _ = writeln!(
+            io::stderr(),
+            "# Warning: {program}-legacy tables present, use {program}-legacy to see them"
+        );
     }
 }
 
