@@ -285,10 +285,15 @@ fn nft(ipv6: bool, alt: bool) -> Option<Iptables> {
 }
 
 fn load(ns: &Netns, ipt: &Iptables, text: &str) -> Result<(), String> {
+    restore(ns, ipt, "-c", text)
+}
+
+/// `iptables-restore FLAG FILE` of `text` in the namespace.
+fn restore(ns: &Netns, ipt: &Iptables, flag: &str, text: &str) -> Result<(), String> {
     let rules = TempFile::new("rules", text.as_bytes());
     let out = ns
         .command(ipt.program("-restore"))
-        .args(["-c", &rules.path.display().to_string()])
+        .args([flag, &rules.path.display().to_string()])
         .output()
         .unwrap();
     if out.status.success() {
@@ -318,17 +323,7 @@ fn save(ns: &Netns, ipt: &Iptables) -> String {
 fn other_tables(ns: &Netns, ipt: &Iptables) {
     let text = "*filter\n:BERTH-NETLINK-OTHER - [0:0]\n-A INPUT -j BERTH-NETLINK-OTHER\n\
                 -A BERTH-NETLINK-OTHER -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n";
-    let rules = TempFile::new("filter", text.as_bytes());
-    let out = ns
-        .command(ipt.program("-restore"))
-        .args(["--noflush", &rules.path.display().to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    restore(ns, ipt, "--noflush", text).unwrap_or_else(|e| panic!("{e}"));
     let dump = ns.command("nft").args(["list", "chains"]).output().unwrap();
     assert!(
         String::from_utf8_lossy(&dump.stdout).contains("BERTH-NETLINK-OTHER"),
