@@ -13,6 +13,14 @@ use crate::firewall::desired::Layout;
 /// Where berth's locks live unless `BERTH_RUN_DIR` says otherwise (tests).
 pub const RUN_DIR: &str = "/run/berth";
 
+/// The run folder `BERTH_RUN_DIR` names (an absolute path), else [`RUN_DIR`].
+pub fn run_dir_from(value: Option<String>) -> PathBuf {
+    value
+        .filter(|d| d.starts_with('/'))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(RUN_DIR))
+}
+
 /// berth's sealing key (see `trust`).
 pub const KEY_PATH: &str = "/var/lib/berth/seal.key";
 
@@ -68,10 +76,7 @@ impl Settings {
             default_host_ip: config.default_host_ip.value,
             port_range: config.port_range.value,
             iptables: config.iptables.value,
-            run_dir: env("BERTH_RUN_DIR")
-                .filter(|d| d.starts_with('/'))
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(RUN_DIR)),
+            run_dir: run_dir_from(env("BERTH_RUN_DIR")),
             key_path: PathBuf::from(KEY_PATH),
             watch: config.watch.value,
             watch_interval: config.watch_interval.value,

@@ -424,7 +424,7 @@ impl FakeSave {
             .env("BERTH_IPTABLES", "nft")
             .env("DOCKER_HOST", "unix:///nonexistent/berth-test.sock")
             // the fake is the table: berth must not read the kernel's over netlink
-            .env("BERTH_NAT_LS_SOURCE", "iptables-save")
+            .env("BERTH_TABLES_SOURCE", "iptables-save")
             .env("BERTH_RUN_DIR", self.dir.join("run"))
             .args(["nat", "ls"]);
         cmd

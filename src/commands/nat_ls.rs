@@ -119,10 +119,7 @@ fn no_such_chain(err: NoSuchChain) -> Error {
     Error::Exit(EXIT_NO_CHAIN)
 }
 
-/// The environment variable that picks where `nat ls` reads the table (a test seam):
-/// `netlink` (only there: an error where it cannot), `iptables-save` (never netlink);
-/// unset, netlink where it can, else iptables-save.
-pub const SOURCE_ENV: &str = "BERTH_NAT_LS_SOURCE";
+pub use crate::nat::netlink::SOURCE_ENV;
 
 /// Where the save text comes from: nf_tables itself, or an iptables-save child.
 enum Source {
