@@ -331,6 +331,16 @@ fn other_tables(ns: &Netns, ipt: &Iptables) {
     );
 }
 
+/// `program ARGS` in the namespace, which must succeed.
+fn run_ok(ns: &Netns, program: &str, args: &[&str]) {
+    let out = ns.command(program).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// iptables-save's text without its `# Completed on` line (the reader writes none).
 fn without_footer(save: &str) -> String {
     save.lines()
@@ -613,15 +623,10 @@ fn binary_on_netlink(ipv6: bool, alt: bool) {
     );
     let legacy = Iptables::new(ipv6, "legacy", None);
     if legacy.available() {
-        let out = ns
-            .command(legacy.tool(""))
-            .args(["-t", "mangle", "-N", "BERTH-NETLINK-TEST"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            &ns,
+            &legacy.tool(""),
+            &["-t", "mangle", "-N", "BERTH-NETLINK-TEST"],
         );
         let got = binary_run(&ns, &ipt, &run_dir, "netlink", &[]);
         let want = iptables(&[]);
@@ -922,16 +927,7 @@ fn every_table_like_save(ipv6: bool, alt: bool) {
     );
     // a mangle table (left to iptables-save whole): the reader gives up; positive
     // control above
-    let out = ns
-        .command(ipt.tool(""))
-        .args(["-t", "mangle", "-N", "X"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&ns, &ipt.tool(""), &["-t", "mangle", "-N", "X"]);
     let header = full_save(Some(&ns), &ipt)
         .lines()
         .next()

@@ -1148,8 +1148,8 @@ pub struct Remembered {
 impl Remembered {
     pub fn new(run_dir: &Path, family: Family) -> Self {
         let name = match family {
-            Family::V4 => "nat-ls-header",
-            Family::V6 => "nat-ls-header6",
+            Family::V4 => "iptables-save-header",
+            Family::V6 => "ip6tables-save-header",
         };
         Remembered {
             path: run_dir.join(name),
