@@ -773,8 +773,6 @@ fn a_udp_flow_that_came_before_its_port_reaches_the_container() {
     );
 }
 
-/// A directory of wrappers for the iptables-save commands that log each call to
-/// `<dir>/calls`, then run the real one; removed when dropped.
 /// A `berth rm -f` waiting at its "withdrawn" pause.
 struct PausedRm {
     child: std::process::Child,
@@ -803,26 +801,40 @@ impl PausedRm {
     }
 }
 
-struct SaveLog(std::path::PathBuf);
+/// A directory of wrappers for some iptables commands that log each call to
+/// `<dir>/calls`, then run the real one; removed when dropped.
+struct ToolLog(std::path::PathBuf);
 
-impl SaveLog {
-    fn new() -> SaveLog {
-        let dir = std::env::temp_dir().join(unique("savelog"));
+impl ToolLog {
+    /// The iptables-save commands.
+    fn saves() -> ToolLog {
+        ToolLog::of("save")
+    }
+
+    /// The iptables-restore commands.
+    fn restores() -> ToolLog {
+        ToolLog::of("restore")
+    }
+
+    fn of(what: &str) -> ToolLog {
+        let dir = std::env::temp_dir().join(unique(&format!("{what}log")));
         std::fs::create_dir_all(&dir).unwrap();
         for tool in [
-            "iptables-nft-save",
-            "ip6tables-nft-save",
-            "iptables-save",
-            "ip6tables-save",
-            "iptables-legacy-save",
-            "ip6tables-legacy-save",
-        ] {
+            "iptables-nft-",
+            "ip6tables-nft-",
+            "iptables-",
+            "ip6tables-",
+            "iptables-legacy-",
+            "ip6tables-legacy-",
+        ]
+        .map(|t| format!("{t}{what}"))
+        {
             let (found, real) = sh(&format!("command -v {tool}"));
             if !found {
                 continue;
             }
             std::fs::write(
-                dir.join(tool),
+                dir.join(&tool),
                 format!(
                     "#!/bin/sh\necho {tool} >> {}\nexec {} \"$@\"\n",
                     dir.join("calls").display(),
@@ -832,7 +844,7 @@ impl SaveLog {
             .unwrap();
         }
         sh_ok(&format!("chmod +x {}/*", dir.display()));
-        SaveLog(dir)
+        ToolLog(dir)
     }
 
     fn path(&self) -> String {
@@ -862,7 +874,7 @@ impl SaveLog {
         }
     }
 
-    /// How many saves ran since the last call.
+    /// How many of the commands ran since the last call.
     fn take(&self) -> usize {
         let calls = self.0.join("calls");
         let n = std::fs::read_to_string(&calls)
@@ -874,7 +886,7 @@ impl SaveLog {
     }
 }
 
-impl Drop for SaveLog {
+impl Drop for ToolLog {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
@@ -888,7 +900,7 @@ impl Drop for SaveLog {
 #[test]
 #[ignore = "needs root, a Docker daemon and iptables: run scripts/test"]
 fn rm_checks_again_after_removal_only_when_the_tables_changed() {
-    let saves = SaveLog::new();
+    let saves = ToolLog::saves();
     // nothing in between: one read of each family for the withdrawal, none after
     let quiet = run_detached(
         "rmquiet",
@@ -977,4 +989,81 @@ fn rm_checks_again_after_removal_only_when_the_tables_changed() {
         rules_of(&id12)
     );
     assert_eq!(saves.take(), 4, "iptables-save runs");
+}
+
+/// A container's removal deletes its rules by handle in one nf_tables transaction,
+/// with no iptables-restore child. If the tables changed between berth's read and its
+/// write, the kernel refuses that transaction whole and iptables-restore removes the
+/// rules instead: either way they are gone, and what another tool wrote meanwhile
+/// stays.
+#[test]
+#[ignore = "needs root, a Docker daemon and iptables-nft: run scripts/test"]
+fn rm_deletes_by_handle_unless_the_tables_moved() {
+    assert!(
+        sh_ok("iptables -V").contains("nf_tables"),
+        "this test is for an nf_tables host"
+    );
+    let restores = ToolLog::restores();
+    let run = |what: &str, port: &str| {
+        let name = unique(what);
+        let o = berth_cmd()
+            .args(["run", "-d", "--name", &name, "-p"])
+            .arg(format!("{port}:80"))
+            .args(["busybox", "httpd", "-f", "-h", "/www"])
+            .env("PATH", restores.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        Container::named(&name)
+    };
+    // positive control: the wrappers see berth's writes (additions are iptables-restore's)
+    let quiet = run("rmhandle", "18102");
+    assert!(restores.take() >= 1, "no iptables-restore seen for run -d");
+    let id12 = quiet.id12();
+    assert!(!rules_of(&id12).is_empty(), "no rules to begin with");
+    assert!(
+        eventually(10, || curl("http://127.0.0.1:18102/").is_some()),
+        "the published port does not answer"
+    );
+    let o = berth_cmd()
+        .args(["rm", "-f", &quiet.name])
+        .env("PATH", restores.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(rules_of(&id12).is_empty(), "{:?}", rules_of(&id12));
+    assert!(!exists(&quiet.name));
+    assert_eq!(restores.take(), 0, "iptables-restore runs for rm -f");
+
+    // another tool writes between berth's read and its write
+    let busy = run("rmmoved", "18103");
+    let busy12 = busy.id12();
+    restores.take();
+    let chain = format!("BERTH-E2E-MOVED-{}", std::process::id());
+    let _ = sh(&format!("iptables -t filter -X {chain}"));
+    let resume = std::env::temp_dir().join(unique("resume"));
+    let mut child = berth_cmd()
+        .args(["rm", "-f", &busy.name])
+        .env("PATH", restores.path())
+        .env("BERTH_TEST_PAUSE", "apply")
+        .env("BERTH_TEST_RESUME", &resume)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stderr = wait_for_pause(&mut child, "apply", 30);
+    sh_ok(&format!("iptables -t filter -N {chain}"));
+    std::fs::write(&resume, "").unwrap();
+    let status = child.wait().unwrap();
+    let _ = std::fs::remove_file(&resume);
+    let kept = sh_ok("iptables-save -t filter").contains(&format!(":{chain} - [0:0]"));
+    let _ = sh(&format!("iptables -t filter -X {chain}"));
+    assert!(status.success(), "berth rm -f: {status}");
+    assert!(rules_of(&busy12).is_empty(), "{:?}", rules_of(&busy12));
+    assert!(!exists(&busy.name));
+    assert!(kept, "the other tool's chain is gone");
+    assert!(
+        restores.take() >= 1,
+        "no iptables-restore after the tables moved"
+    );
 }

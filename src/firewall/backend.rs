@@ -7,14 +7,20 @@
 //! done exactly (`nat::netlink::tables_save`: the text iptables-nft-save would print,
 //! checked byte for byte against it), with no process; else by iptables-save.
 //!
-//! Each write is ONE `iptables-restore --noflush --wait` transaction per family: every
-//! rule of it or none. berth always uses the variant the host uses (nf_tables or
-//! legacy), so its rules sit beside Docker's and never in tables nobody looks at.
+//! Each write is ONE transaction per family: every rule of it or none. A write that
+//! only deletes what the last netlink read found (a container's removal) goes to
+//! nf_tables itself by rule handle, bound to that read's generation (`batch`); any
+//! other write, and one the kernel refuses because the tables changed since, is an
+//! `iptables-restore --noflush --wait`. berth always uses the variant the host uses
+//! (nf_tables or legacy), so its rules sit beside Docker's and never in tables nobody
+//! looks at.
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
+use crate::firewall::batch::{self, Snapshot};
 use crate::model::Family;
 use crate::nat::variant::{Tool, Variant};
 
@@ -48,14 +54,57 @@ pub trait Backend {
 }
 
 /// The host's iptables, in one variant.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Iptables {
     variant: Variant,
+    /// Where the rules of the last netlink read of each family are (IPv4, IPv6).
+    reads: Mutex<[Option<Snapshot>; 2]>,
+}
+
+impl Clone for Iptables {
+    /// The same variant; the clone reads the tables afresh.
+    fn clone(&self) -> Self {
+        Iptables::new(self.variant)
+    }
+}
+
+fn slot(family: Family) -> usize {
+    match family {
+        Family::V4 => 0,
+        Family::V6 => 1,
+    }
 }
 
 impl Iptables {
     pub fn new(variant: Variant) -> Iptables {
-        Iptables { variant }
+        Iptables {
+            variant,
+            reads: Mutex::new([None, None]),
+        }
+    }
+
+    fn keep(&self, family: Family, read: Option<Snapshot>) {
+        if let Ok(mut reads) = self.reads.lock() {
+            reads[slot(family)] = read;
+        }
+    }
+
+    /// `text` written by handle in one nf_tables transaction, when it only deletes
+    /// what the last read of `family` found; `None` when iptables-restore is to write
+    /// it (nothing was written).
+    fn write_by_handle(&self, family: Family, text: &str) -> Option<FwResult<()>> {
+        let mut reads = self.reads.lock().ok()?;
+        let mut read = reads[slot(family)].take()?;
+        match read.write(text)? {
+            Ok(()) => {
+                reads[slot(family)] = Some(read);
+                Some(Ok(()))
+            }
+            Err(batch::Failed::Refused(_)) => None,
+            Err(batch::Failed::Unknown(e)) => Some(Err(FirewallError(format!(
+                "removing rules in nf_tables: {e}"
+            )))),
+        }
     }
 
     fn save_command(&self, family: Family) -> Command {
@@ -87,7 +136,7 @@ impl Iptables {
 /// How one family's tables are read: from nf_tables itself (`nat::netlink`), or by an
 /// iptables-save child whose header is then remembered for the next read.
 enum Read {
-    Netlink(String),
+    Netlink(String, Snapshot),
     /// (the run folder, the program's identity before it ran), where there is one
     Child(Option<(std::path::PathBuf, String, Family)>),
 }
@@ -121,12 +170,12 @@ impl Iptables {
         else {
             return Read::Child(None);
         };
-        let text = netlink::Remembered::new(&run_dir, family)
+        let read = netlink::Remembered::new(&run_dir, family)
             .header(&id)
             .filter(|h| netlink::knows_release(h))
-            .and_then(|header| netlink::tables_save(family, &header));
-        match text {
-            Some(text) => Read::Netlink(text),
+            .and_then(|header| netlink::tables_read(family, &header));
+        match read {
+            Some((text, handles)) => Read::Netlink(text, handles),
             None => Read::Child(Some((run_dir, id, family))),
         }
     }
@@ -139,24 +188,35 @@ impl Backend for Iptables {
 
     fn save(&self, family: Family) -> FwResult<String> {
         let read = self.read(family);
-        if let Read::Netlink(text) = read {
+        if let Read::Netlink(text, handles) = read {
+            self.keep(family, Some(handles));
             return Ok(text);
         }
+        self.keep(family, None);
         let out = self.save_command(family).output();
         self.finish_save(family, out)
             .inspect(|text| read.remember(text))
     }
 
     fn save_both(&self) -> [FwResult<String>; 2] {
-        let reads = [self.read(Family::V4), self.read(Family::V6)];
+        let mut reads = [self.read(Family::V4), self.read(Family::V6)];
+        for (family, read) in Family::ALL.into_iter().zip(&mut reads) {
+            match read {
+                Read::Netlink(_, handles) => {
+                    let handles = std::mem::replace(handles, Snapshot::new(family, 0));
+                    self.keep(family, Some(handles));
+                }
+                Read::Child(_) => self.keep(family, None),
+            }
+        }
         let [v4, v6] = reads;
         // two children at once: a reconcile waits for the slower, not for the sum
         let v6_child = match &v6 {
-            Read::Netlink(_) => None,
+            Read::Netlink(..) => None,
             Read::Child(_) => Some(self.save_command(Family::V6).spawn()),
         };
         let v4 = match v4 {
-            Read::Netlink(text) => Ok(text),
+            Read::Netlink(text, _) => Ok(text),
             read => {
                 let out = self.save_command(Family::V4).output();
                 self.finish_save(Family::V4, out)
@@ -164,7 +224,7 @@ impl Backend for Iptables {
             }
         };
         let v6 = match (v6, v6_child) {
-            (Read::Netlink(text), _) => Ok(text),
+            (Read::Netlink(text, _), _) => Ok(text),
             (read, Some(Ok(child))) => self
                 .finish_save(Family::V6, child.wait_with_output())
                 .inspect(|t| read.remember(t)),
@@ -178,6 +238,11 @@ impl Backend for Iptables {
         if text.is_empty() {
             return Ok(());
         }
+        if let Some(done) = self.write_by_handle(family, text) {
+            return done;
+        }
+        // the child changes the tables: the last read no longer says where rules are
+        self.keep(family, None);
         let name = self.variant.command_for(family, Tool::Restore);
         let mut child = Command::new(name)
             .args(["--noflush", "--wait"])

@@ -2,12 +2,14 @@
 //!
 //! `desired` (bindings + endpoint + layout -> rules), `actual` (iptables-save text ->
 //! berth's chains, jumps and rules by container) and `diff` (-> one restore text per
-//! family) are pure; `backend` is the only code that runs iptables; `host` holds the
-//! kernel switches and sockets around the rules. The reconciler (`crate::reconcile`)
+//! family) are pure; `backend` is the only code that runs iptables (and, for removals
+//! on nf_tables, writes `batch`'s transaction instead); `host` holds the kernel
+//! switches and sockets around the rules. The reconciler (`crate::reconcile`)
 //! puts them together.
 
 pub mod actual;
 pub mod backend;
+pub mod batch;
 pub mod desired;
 pub mod diff;
 pub mod host;
