@@ -773,7 +773,7 @@ fn a_udp_flow_that_came_before_its_port_reaches_the_container() {
     );
 }
 
-/// A `berth rm -f` waiting at its "withdrawn" pause.
+/// A `berth rm -f` waiting at one of its pauses (`BERTH_TEST_PAUSE`).
 struct PausedRm {
     child: std::process::Child,
     resume: std::path::PathBuf,
@@ -854,19 +854,28 @@ impl ToolLog {
     /// `berth rm -f NAME` (its iptables-save runs counted here), stopped between its
     /// withdrawal of the rules and the engine's removal.
     fn rm_paused_after_withdrawal(&self, name: &str) -> PausedRm {
+        // the reads are counted as iptables-save runs: not over netlink
+        self.rm_paused_at(
+            name,
+            "withdrawn",
+            &[("BERTH_TABLES_SOURCE", "iptables-save")],
+        )
+    }
+
+    /// `berth rm -f NAME` (its commands counted here), stopped at `step`.
+    fn rm_paused_at(&self, name: &str, step: &str, env: &[(&str, &str)]) -> PausedRm {
         let resume = std::env::temp_dir().join(unique("resume"));
         let mut child = berth_cmd()
             .args(["rm", "-f", name])
             .env("PATH", self.path())
-            // the reads are counted as iptables-save runs: not over netlink
-            .env("BERTH_TABLES_SOURCE", "iptables-save")
-            .env("BERTH_TEST_PAUSE", "withdrawn")
+            .envs(env.iter().copied())
+            .env("BERTH_TEST_PAUSE", step)
             .env("BERTH_TEST_RESUME", &resume)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = wait_for_pause(&mut child, "withdrawn", 30);
+        let stderr = wait_for_pause(&mut child, step, 30);
         PausedRm {
             child,
             resume,
@@ -1041,21 +1050,9 @@ fn rm_deletes_by_handle_unless_the_tables_moved() {
     restores.take();
     let chain = format!("BERTH-E2E-MOVED-{}", std::process::id());
     let _ = sh(&format!("iptables -t filter -X {chain}"));
-    let resume = std::env::temp_dir().join(unique("resume"));
-    let mut child = berth_cmd()
-        .args(["rm", "-f", &busy.name])
-        .env("PATH", restores.path())
-        .env("BERTH_TEST_PAUSE", "apply")
-        .env("BERTH_TEST_RESUME", &resume)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _stderr = wait_for_pause(&mut child, "apply", 30);
+    let rm = restores.rm_paused_at(&busy.name, "apply", &[]);
     sh_ok(&format!("iptables -t filter -N {chain}"));
-    std::fs::write(&resume, "").unwrap();
-    let status = child.wait().unwrap();
-    let _ = std::fs::remove_file(&resume);
+    let status = rm.resume();
     let kept = sh_ok("iptables-save -t filter").contains(&format!(":{chain} - [0:0]"));
     let _ = sh(&format!("iptables -t filter -X {chain}"));
     assert!(status.success(), "berth rm -f: {status}");

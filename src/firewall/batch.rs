@@ -387,20 +387,7 @@ pub fn commit(family: Family, generation: u32, ops: &[Op]) -> Result<(), Failed>
     let refused = |e: io::Error| Failed::Refused(e.to_string());
     let fd = nftables::open_socket().map_err(refused)?;
     // the answer comes once the kernel committed: give a busy host time
-    let tv = libc::timeval {
-        tv_sec: 5,
-        tv_usec: 0,
-    };
-    // SAFETY: setsockopt with a timeval we own, on a descriptor we hold.
-    unsafe {
-        libc::setsockopt(
-            fd.0,
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        );
-    }
+    fd.wait_at_most(5);
     let seq = 1;
     let msg = encode(family, generation, ops, seq);
     if msg.len() > MAX_BATCH {

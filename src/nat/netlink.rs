@@ -18,25 +18,17 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::firewall::batch::Snapshot;
-use crate::firewall::nftables::{self, Fd, open_socket, receive};
+use crate::firewall::nftables::{self, attrs, find, open_socket};
 use crate::model::Family;
 
-const NFNL_SUBSYS_NFTABLES: u16 = 10;
-const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_GETTABLE: u16 = 1;
-const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_GETCHAIN: u16 = 4;
-const NFT_MSG_NEWRULE: u16 = 6;
 const NFT_MSG_GETRULE: u16 = 7;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_DUMP_INTR: u16 = 0x10;
 
 const NFTA_TABLE_NAME: u16 = 1;
 const NFTA_CHAIN_TABLE: u16 = 1;
@@ -178,8 +170,16 @@ fn consistent_dumps<const N: usize>(
         let before = nftables::generation_on(&fd).ok()?;
         let mut answers = Vec::with_capacity(N);
         for (seq, (msg, table_attr)) in (2u32..).zip(requests) {
-            match dump(&fd, msg, nfproto, table_attr, seq).ok()? {
-                Some(answer) => answers.push(answer),
+            // the nat table only, where asked (a kernel may dump every table all the same)
+            let table = table_attr.map(|attr| (attr, "nat"));
+            match nftables::dump(&fd, msg, nfproto, table, seq).ok()? {
+                Some(answer) => answers.push(
+                    answer
+                        .into_iter()
+                        .filter(|(f, _)| *f == nfproto)
+                        .map(|(_, attrs)| attrs)
+                        .collect(),
+                ),
                 None => continue 'attempt,
             }
         }
@@ -189,104 +189,6 @@ fn consistent_dumps<const N: usize>(
         return Some((before, answers.try_into().ok()?));
     }
     None
-}
-
-/// One dump request for the `nat` table; each answer's attributes (after nfgenmsg).
-/// `Ok(None)` when the kernel says the dump was interrupted by a change.
-fn dump(
-    fd: &Fd,
-    msg: u16,
-    nfproto: u8,
-    table_attr: Option<u16>,
-    seq: u32,
-) -> io::Result<Option<Vec<Vec<u8>>>> {
-    let len: u32 = if table_attr.is_some() { 28 } else { 20 };
-    let mut req = Vec::with_capacity(28);
-    req.extend_from_slice(&len.to_ne_bytes());
-    req.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | msg).to_ne_bytes());
-    req.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_ne_bytes());
-    req.extend_from_slice(&seq.to_ne_bytes());
-    req.extend_from_slice(&0u32.to_ne_bytes());
-    req.extend_from_slice(&[nfproto, 0, 0, 0]);
-    if let Some(attr) = table_attr {
-        // the nat table only (a kernel may dump every table all the same)
-        req.extend_from_slice(&8u16.to_ne_bytes());
-        req.extend_from_slice(&attr.to_ne_bytes());
-        req.extend_from_slice(b"nat\0");
-    }
-    // SAFETY: sending a buffer we own.
-    let sent = unsafe { libc::send(fd.0, req.as_ptr() as *const libc::c_void, req.len(), 0) };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let want = match msg {
-        NFT_MSG_GETTABLE => NFT_MSG_NEWTABLE,
-        NFT_MSG_GETCHAIN => NFT_MSG_NEWCHAIN,
-        _ => NFT_MSG_NEWRULE,
-    };
-    let mut out = Vec::new();
-    let mut interrupted = false;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = receive(fd, &mut buf)?;
-        if n == 0 {
-            return Err(io::Error::other("netlink closed"));
-        }
-        let mut at = 0;
-        while at + 16 <= n {
-            let len = u32::from_ne_bytes(buf[at..at + 4].try_into().expect("4 bytes")) as usize;
-            let typ = u16::from_ne_bytes(buf[at + 4..at + 6].try_into().expect("2 bytes"));
-            let flags = u16::from_ne_bytes(buf[at + 6..at + 8].try_into().expect("2 bytes"));
-            let mseq = u32::from_ne_bytes(buf[at + 8..at + 12].try_into().expect("4 bytes"));
-            if len < 16 || at + len > n {
-                return Err(io::Error::other("a short netlink message"));
-            }
-            if flags & NLM_F_DUMP_INTR != 0 {
-                interrupted = true;
-            }
-            if mseq == seq {
-                if typ == NLMSG_DONE {
-                    // the dump's own status follows the header: 0, or -errno
-                    let status = buf
-                        .get(at + 16..at + 20)
-                        .map_or(0, |b| i32::from_ne_bytes(b.try_into().expect("4 bytes")));
-                    if status != 0 {
-                        return Err(io::Error::other("the dump ended in an error"));
-                    }
-                    return Ok((!interrupted).then_some(out));
-                }
-                if typ == NLMSG_ERROR {
-                    return Err(io::Error::other("nf_tables refused the dump"));
-                }
-                if typ == (NFNL_SUBSYS_NFTABLES << 8) | want && len >= 20 && buf[at + 16] == nfproto
-                {
-                    out.push(buf[at + 20..at + len].to_vec());
-                }
-            }
-            at += (len + 3) & !3;
-        }
-    }
-}
-
-/// The attributes of one nested block: (type without its flags, payload).
-fn attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        if buf.len() < 4 {
-            return None;
-        }
-        let alen = u16::from_ne_bytes([buf[0], buf[1]]) as usize;
-        let atype = u16::from_ne_bytes([buf[2], buf[3]]) & 0x3fff;
-        if alen < 4 || alen > buf.len() {
-            return None;
-        }
-        let payload = &buf[4..alen];
-        buf = &buf[((alen + 3) & !3).min(buf.len())..];
-        Some((atype, payload))
-    })
-}
-
-fn find(buf: &[u8], want: u16) -> Option<&[u8]> {
-    attrs(buf).find(|(t, _)| *t == want).map(|(_, p)| p)
 }
 
 fn be32(buf: &[u8]) -> Option<u32> {
