@@ -351,10 +351,10 @@ pub fn encode(family: Family, generation: u32, ops: &[Op], seq: u32) -> Vec<u8> 
     out
 }
 
-/// What the answers to a transaction say, read in order: `Some(Ok)` once the last op
-/// is answered with no error before it, `Some(Err(errno))` at the first error (the
-/// kernel reports an error only for a transaction it did not commit), `None` while
-/// that is not known yet.
+/// What the answers to a transaction numbered `first` (its begin) to `last + 1` (its
+/// end) say, read in order: `Some(Ok)` once the last op is answered with no error
+/// before it, `Some(Err(errno))` at the first error (the kernel reports an error only
+/// for a transaction it did not commit), `None` while that is not known yet.
 pub fn answer(buf: &[u8], first: u32, last: u32) -> Option<Result<(), i32>> {
     let mut at = 0;
     while at + 16 <= buf.len() {
@@ -365,7 +365,8 @@ pub fn answer(buf: &[u8], first: u32, last: u32) -> Option<Result<(), i32>> {
             // not an answer to go by (a datagram comes whole): wait for one, or time out
             return None;
         }
-        if typ == NLMSG_ERROR && len >= 20 && (first..=last).contains(&seq) {
+        // from the batch's begin to its end (an end the kernel cannot take is answered)
+        if typ == NLMSG_ERROR && len >= 20 && (first..=last + 1).contains(&seq) {
             let code = i32::from_ne_bytes(buf[at + 16..at + 20].try_into().ok()?);
             if code != 0 {
                 return Some(Err(-code));
@@ -717,8 +718,14 @@ mod tests {
         assert_eq!(answer(&restart, 5, 9), Some(Err(libc::ERESTART)));
         let enoent = [error_msg(7, -libc::ENOENT), ok.clone()].concat();
         assert_eq!(answer(&enoent, 5, 9), Some(Err(libc::ENOENT)));
+        // an end refused
+        assert_eq!(
+            answer(&error_msg(10, -libc::EINVAL), 5, 9),
+            Some(Err(libc::EINVAL))
+        );
         // another sequence's answer is not ours
         assert_eq!(answer(&error_msg(4, -libc::EPERM), 5, 9), None);
+        assert_eq!(answer(&error_msg(11, -libc::EPERM), 5, 9), None);
         // nor a message cut short
         assert_eq!(answer(&ok[..20], 5, 9), None);
     }
