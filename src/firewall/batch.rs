@@ -16,21 +16,19 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 
-use crate::firewall::nftables::{self, receive};
+use crate::firewall::nftables::{
+    self, NFNL_SUBSYS_NFTABLES, NLMSG_ERROR, messages, nfproto, put_attr, put_msg, put_str, receive,
+};
 use crate::model::Family;
+use crate::nat::netlink::{
+    NFTA_CHAIN_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_CHAIN, NFTA_RULE_HANDLE, NFTA_RULE_TABLE,
+};
 
-const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
 const NFNL_BATCH_GENID: u16 = 1;
 const NFT_MSG_DELCHAIN: u16 = 5;
 const NFT_MSG_DELRULE: u16 = 8;
-const NFTA_CHAIN_TABLE: u16 = 1;
-const NFTA_CHAIN_NAME: u16 = 3;
-const NFTA_RULE_TABLE: u16 = 1;
-const NFTA_RULE_CHAIN: u16 = 2;
-const NFTA_RULE_HANDLE: u16 = 3;
-const NLMSG_ERROR: u16 = 2;
 /// What one transaction may hold (a netlink socket's send buffer is about 208 KiB).
 const MAX_BATCH: usize = 128 * 1024;
 
@@ -238,50 +236,6 @@ impl Snapshot {
     }
 }
 
-fn nfproto(family: Family) -> u8 {
-    match family {
-        Family::V4 => libc::NFPROTO_IPV4 as u8,
-        Family::V6 => libc::NFPROTO_IPV6 as u8,
-    }
-}
-
-fn put_attr(out: &mut Vec<u8>, kind: u16, payload: &[u8]) {
-    out.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
-    out.extend_from_slice(&kind.to_ne_bytes());
-    out.extend_from_slice(payload);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-}
-
-fn put_str(out: &mut Vec<u8>, kind: u16, value: &str) {
-    let mut v = value.as_bytes().to_vec();
-    v.push(0);
-    put_attr(out, kind, &v);
-}
-
-/// One message: header, nfgenmsg (`family`, version 0, `res_id`), then `body`.
-fn put_msg(
-    out: &mut Vec<u8>,
-    kind: u16,
-    flags: u16,
-    seq: u32,
-    family: u8,
-    res_id: u16,
-    body: &[u8],
-) {
-    let len = 16 + 4 + body.len();
-    out.extend_from_slice(&(len as u32).to_ne_bytes());
-    out.extend_from_slice(&kind.to_ne_bytes());
-    out.extend_from_slice(&flags.to_ne_bytes());
-    out.extend_from_slice(&seq.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes());
-    out.push(family);
-    out.push(0);
-    out.extend_from_slice(&res_id.to_be_bytes());
-    out.extend_from_slice(body);
-}
-
 /// The transaction's bytes: the batch's begin (bound to `generation`), one message per
 /// op numbered from `seq + 1`, the last of them asking for an answer, and the end.
 pub fn encode(family: Family, generation: u32, ops: &[Op], seq: u32) -> Vec<u8> {
@@ -356,26 +310,19 @@ pub fn encode(family: Family, generation: u32, ops: &[Op], seq: u32) -> Vec<u8> 
 /// before it, `Some(Err(errno))` at the first error (the kernel reports an error only
 /// for a transaction it did not commit), `None` while that is not known yet.
 pub fn answer(buf: &[u8], first: u32, last: u32) -> Option<Result<(), i32>> {
-    let mut at = 0;
-    while at + 16 <= buf.len() {
-        let len = u32::from_ne_bytes(buf[at..at + 4].try_into().ok()?) as usize;
-        let typ = u16::from_ne_bytes(buf[at + 4..at + 6].try_into().ok()?);
-        let seq = u32::from_ne_bytes(buf[at + 8..at + 12].try_into().ok()?);
-        if len < 16 || at + len > buf.len() {
-            // not an answer to go by (a datagram comes whole): wait for one, or time out
-            return None;
-        }
+    for m in messages(buf) {
+        // not an answer to go by (a datagram comes whole): wait for one, or time out
+        let Ok(m) = m else { return None };
         // from the batch's begin to its end (an end the kernel cannot take is answered)
-        if typ == NLMSG_ERROR && len >= 20 && (first..=last + 1).contains(&seq) {
-            let code = i32::from_ne_bytes(buf[at + 16..at + 20].try_into().ok()?);
+        if m.typ == NLMSG_ERROR && m.bytes.len() >= 20 && (first..=last + 1).contains(&m.seq) {
+            let code = i32::from_ne_bytes(m.bytes[16..20].try_into().ok()?);
             if code != 0 {
                 return Some(Err(-code));
             }
-            if seq == last {
+            if m.seq == last {
                 return Some(Ok(()));
             }
         }
-        at += (len + 3) & !3;
     }
     None
 }
@@ -397,11 +344,7 @@ pub fn commit(family: Family, generation: u32, ops: &[Op]) -> Result<(), Failed>
             ops.len()
         )));
     }
-    // SAFETY: sending a buffer we own; one datagram, taken whole or not at all.
-    let sent = unsafe { libc::send(fd.0, msg.as_ptr() as *const libc::c_void, msg.len(), 0) };
-    if sent < 0 {
-        return Err(refused(io::Error::last_os_error()));
-    }
+    nftables::send(&fd, &msg).map_err(refused)?;
     let last = seq + ops.len() as u32;
     let mut buf = vec![0u8; 64 * 1024];
     let e: io::Error = loop {
@@ -600,28 +543,23 @@ mod tests {
     /// One message of an encoded batch: (type, flags, seq, family, res_id, attributes).
     type Message = (u16, u16, u32, u8, u16, Vec<(u16, Vec<u8>)>);
 
-    fn messages(buf: &[u8]) -> Vec<Message> {
+    fn decoded(buf: &[u8]) -> Vec<Message> {
         let mut out = Vec::new();
-        let mut at = 0;
-        while at < buf.len() {
-            let len = u32::from_ne_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
-            let typ = u16::from_ne_bytes(buf[at + 4..at + 6].try_into().unwrap());
-            let flags = u16::from_ne_bytes(buf[at + 6..at + 8].try_into().unwrap());
-            let seq = u32::from_ne_bytes(buf[at + 8..at + 12].try_into().unwrap());
-            let family = buf[at + 16];
-            let res = u16::from_be_bytes(buf[at + 18..at + 20].try_into().unwrap());
-            let mut attrs = Vec::new();
-            let mut a = at + 20;
-            while a < at + len {
-                let alen = u16::from_ne_bytes(buf[a..a + 2].try_into().unwrap()) as usize;
-                let atype = u16::from_ne_bytes(buf[a + 2..a + 4].try_into().unwrap());
-                attrs.push((atype, buf[a + 4..a + alen].to_vec()));
-                a += (alen + 3) & !3;
-            }
-            assert_eq!(a, at + len, "attributes fill the message");
-            out.push((typ, flags, seq, family, res, attrs));
-            at += len;
+        let mut whole = 0;
+        for m in messages(buf) {
+            let m = m.expect("a whole message");
+            let family = m.bytes[16];
+            let res = u16::from_be_bytes(m.bytes[18..20].try_into().unwrap());
+            let body = &m.bytes[20..];
+            let attrs: Vec<(u16, Vec<u8>)> = nftables::attrs(body)
+                .map(|(t, p)| (t, p.to_vec()))
+                .collect();
+            let used: usize = attrs.iter().map(|(_, p)| (4 + p.len() + 3) & !3).sum();
+            assert_eq!(used, body.len(), "attributes fill the message");
+            whole += m.bytes.len();
+            out.push((m.typ, m.flags, m.seq, family, res, attrs));
         }
+        assert_eq!(whole, buf.len(), "messages fill the batch");
         out
     }
 
@@ -638,7 +576,7 @@ mod tests {
                 chain: "BERTH-0123456789ab".into(),
             },
         ];
-        let m = messages(&encode(Family::V6, 0xa0b0c0d0, &ops, 5));
+        let m = decoded(&encode(Family::V6, 0xa0b0c0d0, &ops, 5));
         assert_eq!(m.len(), 5);
         let (req, ack) = (libc::NLM_F_REQUEST as u16, libc::NLM_F_ACK as u16);
         // begin: nf_tables' batch, bound to the generation (big-endian)

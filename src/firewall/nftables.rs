@@ -9,8 +9,10 @@
 
 use std::io;
 
+use crate::model::Family;
+
 const NETLINK_NETFILTER: libc::c_int = 12;
-const NFNL_SUBSYS_NFTABLES: u16 = 10;
+pub(crate) const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFT_MSG_GETGEN: u16 = 16;
 const NFT_MSG_GETTABLE: u16 = 1;
 const NFT_MSG_NEWTABLE: u16 = 0;
@@ -20,7 +22,7 @@ const NFT_MSG_NEWRULE: u16 = 6;
 const NFTA_TABLE_NAME: u16 = 1;
 const NFT_MSG_NEWGEN: u16 = 15;
 const NFTA_GEN_ID: u16 = 1;
-const NLMSG_ERROR: u16 = 2;
+pub(crate) const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_DUMP_INTR: u16 = 0x10;
 
@@ -81,19 +83,111 @@ impl Drop for Fd {
     }
 }
 
-fn request(fd: &Fd, msg: u16, flags: u16) -> io::Result<()> {
-    // nlmsghdr (16 bytes) + nfgenmsg (4 bytes: AF_UNSPEC, NFNETLINK_V0, res_id 0)
-    let mut req = [0u8; 20];
-    req[0..4].copy_from_slice(&20u32.to_ne_bytes());
-    req[4..6].copy_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | msg).to_ne_bytes());
-    req[6..8].copy_from_slice(&flags.to_ne_bytes());
-    req[8..12].copy_from_slice(&1u32.to_ne_bytes());
+/// The family byte nf_tables knows `family`'s tables by.
+pub(crate) fn nfproto(family: Family) -> u8 {
+    match family {
+        Family::V4 => libc::NFPROTO_IPV4 as u8,
+        Family::V6 => libc::NFPROTO_IPV6 as u8,
+    }
+}
+
+/// One attribute: its length, its type, the payload, padded to four bytes.
+pub(crate) fn put_attr(out: &mut Vec<u8>, kind: u16, payload: &[u8]) {
+    out.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(payload);
+    while !out.len().is_multiple_of(4) {
+        out.push(0);
+    }
+}
+
+/// A NUL-terminated string attribute.
+pub(crate) fn put_str(out: &mut Vec<u8>, kind: u16, value: &str) {
+    let mut v = value.as_bytes().to_vec();
+    v.push(0);
+    put_attr(out, kind, &v);
+}
+
+/// One message: header, nfgenmsg (`family`, version 0, `res_id`), then `body`.
+pub(crate) fn put_msg(
+    out: &mut Vec<u8>,
+    kind: u16,
+    flags: u16,
+    seq: u32,
+    family: u8,
+    res_id: u16,
+    body: &[u8],
+) {
+    let len = 16 + 4 + body.len();
+    out.extend_from_slice(&(len as u32).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&flags.to_ne_bytes());
+    out.extend_from_slice(&seq.to_ne_bytes());
+    out.extend_from_slice(&0u32.to_ne_bytes());
+    out.push(family);
+    out.push(0);
+    out.extend_from_slice(&res_id.to_be_bytes());
+    out.extend_from_slice(body);
+}
+
+/// Send one datagram: netlink takes it whole or not at all.
+pub(crate) fn send(fd: &Fd, buf: &[u8]) -> io::Result<()> {
     // SAFETY: sending a buffer we own.
-    let sent = unsafe { libc::send(fd.0, req.as_ptr() as *const libc::c_void, req.len(), 0) };
+    let sent = unsafe { libc::send(fd.0, buf.as_ptr() as *const libc::c_void, buf.len(), 0) };
     if sent < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// One message of a datagram.
+pub(crate) struct Msg<'a> {
+    pub typ: u16,
+    pub flags: u16,
+    pub seq: u32,
+    /// the whole message, its header included
+    pub bytes: &'a [u8],
+}
+
+/// The messages of one datagram, in order; `Err` for a message cut short (and nothing
+/// after it).
+pub(crate) fn messages(buf: &[u8]) -> impl Iterator<Item = Result<Msg<'_>, ()>> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at + 16 > buf.len() {
+            return None;
+        }
+        let word = |i: usize| u32::from_ne_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
+        let half = |i: usize| u16::from_ne_bytes(buf[i..i + 2].try_into().expect("2 bytes"));
+        let len = word(at) as usize;
+        if len < 16 || at + len > buf.len() {
+            at = buf.len();
+            return Some(Err(()));
+        }
+        let m = Msg {
+            typ: half(at + 4),
+            flags: half(at + 6),
+            seq: word(at + 8),
+            bytes: &buf[at..at + len],
+        };
+        at += (len + 3) & !3;
+        Some(Ok(m))
+    })
+}
+
+fn request(fd: &Fd, msg: u16, flags: u16) -> io::Result<()> {
+    // nlmsghdr (16 bytes) + nfgenmsg (4 bytes: AF_UNSPEC, NFNETLINK_V0, res_id 0)
+    let mut req = Vec::with_capacity(20);
+    put_msg(
+        &mut req,
+        (NFNL_SUBSYS_NFTABLES << 8) | msg,
+        flags,
+        1,
+        0,
+        0,
+        &[],
+    );
+    send(fd, &req)
 }
 
 pub(crate) fn receive(fd: &Fd, buf: &mut [u8]) -> io::Result<usize> {
@@ -151,29 +245,22 @@ pub(crate) fn dump(
     table: Option<(u16, &str)>,
     seq: u32,
 ) -> io::Result<Option<Vec<Answer>>> {
-    let mut req = Vec::with_capacity(64);
-    req.extend_from_slice(&0u32.to_ne_bytes());
-    req.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | msg).to_ne_bytes());
-    req.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_ne_bytes());
-    req.extend_from_slice(&seq.to_ne_bytes());
-    req.extend_from_slice(&0u32.to_ne_bytes());
-    req.extend_from_slice(&[nfproto, 0, 0, 0]);
+    let mut body = Vec::new();
     if let Some((attr, name)) = table {
-        req.extend_from_slice(&((4 + name.len() + 1) as u16).to_ne_bytes());
-        req.extend_from_slice(&attr.to_ne_bytes());
-        req.extend_from_slice(name.as_bytes());
-        req.push(0);
-        while !req.len().is_multiple_of(4) {
-            req.push(0);
-        }
+        put_str(&mut body, attr, name);
     }
-    let len = req.len() as u32;
-    req[0..4].copy_from_slice(&len.to_ne_bytes());
-    // SAFETY: sending a buffer we own.
-    let sent = unsafe { libc::send(fd.0, req.as_ptr() as *const libc::c_void, req.len(), 0) };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let mut req = Vec::with_capacity(20 + body.len());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    put_msg(
+        &mut req,
+        (NFNL_SUBSYS_NFTABLES << 8) | msg,
+        flags,
+        seq,
+        nfproto,
+        0,
+        &body,
+    );
+    send(fd, &req)?;
     let want = match msg {
         NFT_MSG_GETTABLE => NFT_MSG_NEWTABLE,
         NFT_MSG_GETCHAIN => NFT_MSG_NEWCHAIN,
@@ -187,37 +274,31 @@ pub(crate) fn dump(
         if n == 0 {
             return Err(io::Error::other("netlink closed"));
         }
-        let mut at = 0;
-        while at + 16 <= n {
-            let len = u32::from_ne_bytes(buf[at..at + 4].try_into().expect("4 bytes")) as usize;
-            let typ = u16::from_ne_bytes(buf[at + 4..at + 6].try_into().expect("2 bytes"));
-            let flags = u16::from_ne_bytes(buf[at + 6..at + 8].try_into().expect("2 bytes"));
-            let mseq = u32::from_ne_bytes(buf[at + 8..at + 12].try_into().expect("4 bytes"));
-            if len < 16 || at + len > n {
-                return Err(io::Error::other("a short netlink message"));
-            }
-            if flags & NLM_F_DUMP_INTR != 0 {
+        for m in messages(&buf[..n]) {
+            let m = m.map_err(|()| io::Error::other("a short netlink message"))?;
+            if m.flags & NLM_F_DUMP_INTR != 0 {
                 interrupted = true;
             }
-            if mseq == seq {
-                if typ == NLMSG_DONE {
-                    // the dump's own status follows the header: 0, or -errno
-                    let status = buf
-                        .get(at + 16..at + 20)
-                        .map_or(0, |b| i32::from_ne_bytes(b.try_into().expect("4 bytes")));
-                    if status != 0 {
-                        return Err(io::Error::other("the dump ended in an error"));
-                    }
-                    return Ok((!interrupted).then_some(out));
-                }
-                if typ == NLMSG_ERROR {
-                    return Err(io::Error::other("nf_tables refused the dump"));
-                }
-                if typ == (NFNL_SUBSYS_NFTABLES << 8) | want && len >= 20 {
-                    out.push((buf[at + 16], buf[at + 20..at + len].to_vec()));
-                }
+            if m.seq != seq {
+                continue;
             }
-            at += (len + 3) & !3;
+            if m.typ == NLMSG_DONE {
+                // the dump's own status follows the header: 0, or -errno
+                let status = m
+                    .bytes
+                    .get(16..20)
+                    .map_or(0, |b| i32::from_ne_bytes(b.try_into().expect("4 bytes")));
+                if status != 0 {
+                    return Err(io::Error::other("the dump ended in an error"));
+                }
+                return Ok((!interrupted).then_some(out));
+            }
+            if m.typ == NLMSG_ERROR {
+                return Err(io::Error::other("nf_tables refused the dump"));
+            }
+            if m.typ == (NFNL_SUBSYS_NFTABLES << 8) | want && m.bytes.len() >= 20 {
+                out.push((m.bytes[16], m.bytes[20..].to_vec()));
+            }
         }
     }
 }
@@ -259,15 +340,11 @@ pub(crate) fn generation_on(fd: &Fd) -> io::Result<u32> {
 
 /// The generation in a `NFT_MSG_NEWGEN` answer.
 fn parse(msg: &[u8]) -> Option<u32> {
-    if msg.len() < 20 {
+    let m = messages(msg).next()?.ok()?;
+    if m.typ == NLMSG_ERROR || m.typ & 0xff != NFT_MSG_NEWGEN {
         return None;
     }
-    let len = u32::from_ne_bytes(msg[0..4].try_into().ok()?) as usize;
-    let typ = u16::from_ne_bytes(msg[4..6].try_into().ok()?);
-    if typ == NLMSG_ERROR || typ & 0xff != NFT_MSG_NEWGEN || len > msg.len() {
-        return None;
-    }
-    let id = find(msg.get(20..len)?, NFTA_GEN_ID)?;
+    let id = find(m.bytes.get(20..)?, NFTA_GEN_ID)?;
     Some(u32::from_be_bytes(id.get(..4)?.try_into().ok()?))
 }
 

@@ -31,8 +31,8 @@ const NFT_MSG_GETCHAIN: u16 = 4;
 const NFT_MSG_GETRULE: u16 = 7;
 
 const NFTA_TABLE_NAME: u16 = 1;
-const NFTA_CHAIN_TABLE: u16 = 1;
-const NFTA_CHAIN_NAME: u16 = 3;
+pub(crate) const NFTA_CHAIN_TABLE: u16 = 1;
+pub(crate) const NFTA_CHAIN_NAME: u16 = 3;
 const NFTA_CHAIN_HOOK: u16 = 4;
 const NFTA_CHAIN_POLICY: u16 = 5;
 const NFTA_CHAIN_TYPE: u16 = 7;
@@ -42,9 +42,9 @@ const NFTA_HOOK_PRIORITY: u16 = 2;
 const NFTA_COUNTER_BYTES: u16 = 1;
 const NFTA_COUNTER_PACKETS: u16 = 2;
 
-const NFTA_RULE_TABLE: u16 = 1;
-const NFTA_RULE_CHAIN: u16 = 2;
-const NFTA_RULE_HANDLE: u16 = 3;
+pub(crate) const NFTA_RULE_TABLE: u16 = 1;
+pub(crate) const NFTA_RULE_CHAIN: u16 = 2;
+pub(crate) const NFTA_RULE_HANDLE: u16 = 3;
 const NFTA_RULE_EXPRESSIONS: u16 = 4;
 const NFTA_RULE_USERDATA: u16 = 7;
 const NFTA_LIST_ELEM: u16 = 1;
@@ -162,16 +162,13 @@ fn consistent_dumps<const N: usize>(
     requests: [(u16, Option<u16>); N],
 ) -> Option<(u32, [Vec<Vec<u8>>; N])> {
     let fd = open_socket().ok()?;
-    let nfproto = match family {
-        Family::V4 => libc::NFPROTO_IPV4 as u8,
-        Family::V6 => libc::NFPROTO_IPV6 as u8,
-    };
+    let nfproto = nftables::nfproto(family);
     'attempt: for _ in 0..3 {
         let before = nftables::generation_on(&fd).ok()?;
         let mut answers = Vec::with_capacity(N);
         for (seq, (msg, table_attr)) in (2u32..).zip(requests) {
             // the nat table only, where asked (a kernel may dump every table all the same)
-            let table = table_attr.map(|attr| (attr, "nat"));
+            let table = table_attr.map(|attr| (attr, NAT.name));
             match nftables::dump(&fd, msg, nfproto, table, seq).ok()? {
                 Some(answer) => answers.push(
                     answer
