@@ -136,7 +136,7 @@ impl Iptables {
 /// How one family's tables are read: from nf_tables itself (`nat::netlink`), or by an
 /// iptables-save child whose header is then remembered for the next read.
 enum Read {
-    Netlink(String, Snapshot),
+    Netlink(String),
     /// (the run folder, the program's identity before it ran), where there is one
     Child(Option<(std::path::PathBuf, String, Family)>),
 }
@@ -155,8 +155,17 @@ impl Read {
 impl Iptables {
     /// The tables of `family` over netlink where the host uses iptables-nft of a
     /// release seen before (its header remembered); else what a child's read needs to
-    /// remember. `BERTH_TABLES_SOURCE=iptables-save` always runs the child.
+    /// remember. `BERTH_TABLES_SOURCE=iptables-save` always runs the child. Where the
+    /// rules of a netlink read are is kept for the writes after it (none for a child's).
     fn read(&self, family: Family) -> Read {
+        let read = self.read_from(family);
+        if let Read::Child(_) = read {
+            self.keep(family, None);
+        }
+        read
+    }
+
+    fn read_from(&self, family: Family) -> Read {
         use crate::nat::netlink;
         if self.variant != Variant::Nft
             || std::env::var(netlink::SOURCE_ENV).is_ok_and(|v| v == "iptables-save")
@@ -175,7 +184,10 @@ impl Iptables {
             .filter(|h| netlink::knows_release(h))
             .and_then(|header| netlink::tables_read(family, &header));
         match read {
-            Some((text, handles)) => Read::Netlink(text, handles),
+            Some((text, handles)) => {
+                self.keep(family, Some(handles));
+                Read::Netlink(text)
+            }
             None => Read::Child(Some((run_dir, id, family))),
         }
     }
@@ -188,35 +200,23 @@ impl Backend for Iptables {
 
     fn save(&self, family: Family) -> FwResult<String> {
         let read = self.read(family);
-        if let Read::Netlink(text, handles) = read {
-            self.keep(family, Some(handles));
+        if let Read::Netlink(text) = read {
             return Ok(text);
         }
-        self.keep(family, None);
         let out = self.save_command(family).output();
         self.finish_save(family, out)
             .inspect(|text| read.remember(text))
     }
 
     fn save_both(&self) -> [FwResult<String>; 2] {
-        let mut reads = [self.read(Family::V4), self.read(Family::V6)];
-        for (family, read) in Family::ALL.into_iter().zip(&mut reads) {
-            match read {
-                Read::Netlink(_, handles) => {
-                    let handles = std::mem::replace(handles, Snapshot::new(family, 0));
-                    self.keep(family, Some(handles));
-                }
-                Read::Child(_) => self.keep(family, None),
-            }
-        }
-        let [v4, v6] = reads;
+        let [v4, v6] = [self.read(Family::V4), self.read(Family::V6)];
         // two children at once: a reconcile waits for the slower, not for the sum
         let v6_child = match &v6 {
-            Read::Netlink(..) => None,
+            Read::Netlink(_) => None,
             Read::Child(_) => Some(self.save_command(Family::V6).spawn()),
         };
         let v4 = match v4 {
-            Read::Netlink(text, _) => Ok(text),
+            Read::Netlink(text) => Ok(text),
             read => {
                 let out = self.save_command(Family::V4).output();
                 self.finish_save(Family::V4, out)
@@ -224,7 +224,7 @@ impl Backend for Iptables {
             }
         };
         let v6 = match (v6, v6_child) {
-            (Read::Netlink(text, _), _) => Ok(text),
+            (Read::Netlink(text), _) => Ok(text),
             (read, Some(Ok(child))) => self
                 .finish_save(Family::V6, child.wait_with_output())
                 .inspect(|t| read.remember(t)),
