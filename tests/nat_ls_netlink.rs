@@ -22,7 +22,7 @@ use std::os::fd::AsRawFd;
 
 use berth::model::Family;
 use netns::{Iptables, Netns, TempFile, alt_dir, missing};
-use rulegen::Rng;
+use rulegen::{CT_STATES, Rng};
 
 /// What `nat_save` reads, run on a thread that entered the namespace.
 fn read_in(ns: &Netns, family: Family, header: &str) -> Option<Vec<u8>> {
@@ -706,15 +706,6 @@ fn binary_lists_from_netlink_alt() {
 
 // -- every table of a family (what the reconciler reads), src/nat/netlink.rs tables_save
 
-const CT_STATES: [&str; 7] = [
-    "INVALID",
-    "NEW",
-    "RELATED",
-    "ESTABLISHED",
-    "UNTRACKED",
-    "SNAT",
-    "DNAT",
-];
 const FILTER_USER: [&str; 3] = ["BERTH-FORWARD", "DOCKER-ISOLATION-STAGE-1", "DOCKER-USER"];
 const RAW_USER: [&str; 1] = ["BERTH-RAW"];
 
@@ -742,9 +733,7 @@ fn filter_rule(rng: &mut Rng, family: Family, chain: &str, kind: char, users: &[
         }
     }
     if rng.chance(50) {
-        let mut states: Vec<&str> = (0..rng.range(1, 3))
-            .map(|_| *rng.pick(&CT_STATES))
-            .collect();
+        let mut states: Vec<&str> = (0..rng.range(1, 3)).map(|_| *rng.pick(CT_STATES)).collect();
         states.dedup();
         write!(
             r,
@@ -788,27 +777,34 @@ fn filter_rule(rng: &mut Rng, family: Family, chain: &str, kind: char, users: &[
     r
 }
 
+/// One table of `n` rules in random chains of `chains` (name, kind), its user chains
+/// `users` declared first.
+fn section(
+    out: &mut String,
+    rng: &mut Rng,
+    family: Family,
+    table: &str,
+    users: &[&str],
+    chains: &[(&str, char)],
+    n: u64,
+) {
+    writeln!(out, "*{table}").unwrap();
+    for c in users {
+        writeln!(out, ":{c} - [0:0]").unwrap();
+    }
+    for _ in 0..n {
+        let (chain, kind) = *rng.pick(chains);
+        writeln!(out, "{}", filter_rule(rng, family, chain, kind, users)).unwrap();
+    }
+    out.push_str("COMMIT\n");
+}
+
 /// raw, filter and nat tables of about `n` rules each (`iptables-restore` input).
 fn tables(seed: u64, family: Family, n: u64) -> String {
     let mut rng = Rng::new(seed ^ 0x7AB1E5);
-    let mut out = String::from("*raw\n");
-    for c in RAW_USER {
-        writeln!(out, ":{c} - [0:0]").unwrap();
-    }
+    let mut out = String::new();
     let raw = [("PREROUTING", 'P'), ("OUTPUT", 'O'), ("BERTH-RAW", 'U')];
-    for _ in 0..n {
-        let (chain, kind) = *rng.pick(&raw);
-        writeln!(
-            out,
-            "{}",
-            filter_rule(&mut rng, family, chain, kind, &RAW_USER)
-        )
-        .unwrap();
-    }
-    out.push_str("COMMIT\n*filter\n");
-    for c in FILTER_USER {
-        writeln!(out, ":{c} - [0:0]").unwrap();
-    }
+    section(&mut out, &mut rng, family, "raw", &RAW_USER, &raw, n);
     let filter = [
         ("INPUT", 'I'),
         ("FORWARD", 'F'),
@@ -817,16 +813,15 @@ fn tables(seed: u64, family: Family, n: u64) -> String {
         ("DOCKER-ISOLATION-STAGE-1", 'U'),
         ("DOCKER-USER", 'U'),
     ];
-    for _ in 0..n {
-        let (chain, kind) = *rng.pick(&filter);
-        writeln!(
-            out,
-            "{}",
-            filter_rule(&mut rng, family, chain, kind, &FILTER_USER)
-        )
-        .unwrap();
-    }
-    out.push_str("COMMIT\n");
+    section(
+        &mut out,
+        &mut rng,
+        family,
+        "filter",
+        &FILTER_USER,
+        &filter,
+        n,
+    );
     // the nat table of the listing's tests, without its counters
     let nat = table(seed, family, n);
     for line in nat.lines() {

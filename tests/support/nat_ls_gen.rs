@@ -1284,21 +1284,23 @@ fn addrtype(rng: &mut Rng, hook: Hook, family: Family) -> String {
     m
 }
 
+/// The states `-m conntrack --ctstate` takes.
+pub const CT_STATES: &[&str] = &[
+    "INVALID",
+    "NEW",
+    "RELATED",
+    "ESTABLISHED",
+    "UNTRACKED",
+    "SNAT",
+    "DNAT",
+];
+
 fn conntrack(rng: &mut Rng, family: Family) -> String {
-    const STATES: &[&str] = &[
-        "INVALID",
-        "NEW",
-        "RELATED",
-        "ESTABLISHED",
-        "UNTRACKED",
-        "SNAT",
-        "DNAT",
-    ];
     let mut opts: Vec<String> = Vec::new();
     opts.push(format!(
         "{}--ctstate {}",
         neg(rng, 25),
-        subset(rng, STATES, 4)
+        subset(rng, CT_STATES, 4)
     ));
     if rng.chance(20) {
         opts.push(format!(
