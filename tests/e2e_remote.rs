@@ -356,15 +356,14 @@ impl Sshd {
         sh_ok(&format!(
             "nsenter --net=/run/netns/berth-rmt /usr/sbin/sshd -f {d}/sshd_config"
         ));
-        assert!(
-            eventually(5, || std::fs::read_to_string(dir.join("sshd.pid")).is_ok()),
-            "sshd did not start"
-        );
-        let pid: u32 = std::fs::read_to_string(dir.join("sshd.pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        // sshd makes its pid file, then writes it: wait for the number, not the file
+        let read_pid = || {
+            std::fs::read_to_string(dir.join("sshd.pid"))
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+        };
+        assert!(eventually(5, || read_pid().is_some()), "sshd did not start");
+        let pid = read_pid().expect("sshd's pid");
         Sshd { dir, pid }
     }
 
